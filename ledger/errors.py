@@ -1,0 +1,73 @@
+"""Domain errors: what went wrong, where, and what to do.
+
+They know nothing of HTTP; `api/problems.py` maps each `code` to a problem
+type and status. `where` names the offending account, posting, field or serial.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LedgerError(Exception):
+    code = "ledger-error"
+    title = "Ledger error"
+
+    def __init__(self, detail: str, **where: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.where = {k: v for k, v in where.items() if v is not None}
+
+
+class InvalidEntry(LedgerError):
+    code = "invalid-entry"
+    title = "The entry is not valid"
+
+
+class Unbalanced(InvalidEntry):
+    code = "unbalanced-entry"
+    title = "Debits and credits differ"
+
+
+class UnknownAccount(LedgerError):
+    code = "unknown-account"
+    title = "No such account"
+
+
+class NotFound(LedgerError):
+    code = "not-found"
+    title = "Not found"
+
+
+class InsufficientBalance(LedgerError):
+    code = "insufficient-balance"
+    title = "Not enough on the account"
+
+
+class SerialNotAtSource(LedgerError):
+    code = "serial-not-at-source"
+    title = "The serial is not held by the account it leaves"
+
+
+class IdempotencyConflict(LedgerError):
+    code = "idempotency-conflict"
+    title = "Idempotency key reused with a different request"
+
+
+class AlreadyReversed(LedgerError):
+    code = "already-reversed"
+    title = "The entry has already been reversed"
+
+
+class Duplicate(LedgerError):
+    code = "duplicate"
+    title = "Already exists"
+
+
+class Forbidden(LedgerError):
+    code = "forbidden"
+    title = "Not allowed for this role"
+
+
+class RetryableConflict(Exception):
+    """A race with another writer was lost; the unit of work runs again."""

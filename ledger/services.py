@@ -1,0 +1,99 @@
+"""Ledger services: what the doors (HTTP, CLI, importers) call to write.
+
+Each checks who may do it, decides what to post, and posts through
+`journal.post_entries`. None of them commits: the unit of work does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger import journal
+from ledger.errors import AlreadyReversed, NotFound
+from ledger.journal import EntryIn, PostingIn, PostResult, SerialIn
+from ledger.models import Account, Role, entry_t, posting_t, serial_move_t
+from ledger.policy import Actor, require_can_post
+
+
+def post(session: Session, actor: Actor, entries: Sequence[EntryIn]) -> list[PostResult]:
+    """Post entries as `actor`, all or nothing."""
+    codes = {p.account for e in entries for p in e.postings}
+    kinds = {a.commodity_kind for a in journal.resolve_accounts(session, codes).values()}
+    require_can_post(actor, kinds)
+    return journal.post_entries(session, entries, actor=actor.username)
+
+
+def reverse(
+    session: Session,
+    actor: Actor,
+    entry_id: uuid.UUID,
+    *,
+    idempotency_key: str | None = None,
+    memo: str = "",
+    effective_date: date | None = None,
+) -> PostResult:
+    """Post the mirror image of an entry: every posting negated, every serial
+    moved back. History is never edited; an entry is reversed at most once."""
+    original = session.execute(select(entry_t).where(entry_t.c.id == entry_id)).one_or_none()
+    if original is None:
+        raise NotFound(f"entry {entry_id} does not exist", entry_id=str(entry_id))
+    lines = session.execute(
+        select(posting_t.c.line_no, posting_t.c.amount, posting_t.c.account_id, Account.code)
+        .join(Account, Account.id == posting_t.c.account_id)
+        .where(posting_t.c.entry_id == entry_id)
+        .order_by(posting_t.c.line_no)
+    ).all()
+    moves = session.execute(
+        select(
+            serial_move_t.c.serial, serial_move_t.c.from_account_id, serial_move_t.c.to_account_id
+        )
+        .where(serial_move_t.c.entry_id == entry_id)
+        .order_by(serial_move_t.c.id)
+    ).all()
+    # A serial that entered an account now leaves it, and vice versa; on each
+    # side every serial goes to one posting even if an account appears twice.
+    unassigned = {True: list(moves), False: list(moves)}  # keyed by "was a debit"
+    postings = []
+    for _, amount, account_id, code in lines:
+        pool = unassigned[amount > 0]
+        mine = [
+            m for m in pool if (m.to_account_id if amount > 0 else m.from_account_id) == account_id
+        ][: abs(amount)]
+        unassigned[amount > 0] = [m for m in pool if m not in mine]
+        serials = [SerialIn(serial=m.serial) for m in mine]
+        postings.append(PostingIn(account=code, amount=-amount, serials=serials))
+    reversal = EntryIn(
+        kind="reversal",
+        effective_date=effective_date,
+        memo=memo or f"reversal of {entry_id}",
+        refs={"reverses": str(entry_id)},
+        idempotency_key=idempotency_key,
+        postings=postings,
+    )
+    if idempotency_key is None or not _already_posted(session, idempotency_key):
+        reversed_by = session.scalar(
+            select(entry_t.c.id).where(entry_t.c.reverses_entry_id == entry_id)
+        )
+        if reversed_by is not None:
+            raise AlreadyReversed(
+                f"entry {entry_id} was already reversed by entry {reversed_by}",
+                entry_id=str(entry_id),
+                reversed_by=str(reversed_by),
+            )
+    kinds = {
+        a.commodity_kind for a in journal.resolve_accounts(session, {c for *_, c in lines}).values()
+    }
+    require_can_post(actor, kinds)
+    return journal.post_entries(session, [reversal], actor=actor.username, reverses=[entry_id])[0]
+
+
+def _already_posted(session: Session, key: str) -> bool:
+    return session.scalar(select(entry_t.c.id).where(entry_t.c.idempotency_key == key)) is not None
+
+
+__all__ = ["Actor", "EntryIn", "PostResult", "PostingIn", "Role", "SerialIn", "post", "reverse"]

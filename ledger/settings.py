@@ -1,0 +1,43 @@
+"""Settings from the environment (or a `.env` file)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VAR_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AFTERSALES_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{VAR_DIR / 'aftersales.db'}",
+        validation_alias="DATABASE_URL",
+        description="SQLAlchemy URL; postgresql://user@host/db for production.",
+    )
+    secret_key: str = Field(default="", description="Signs access tokens; shared by all workers.")
+    token_ttl_minutes: int = 8 * 60
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+
+    def signing_key(self) -> str:
+        """The configured key, else one generated once and kept under ./var/."""
+        if self.secret_key:
+            return self.secret_key
+        path = VAR_DIR / "secret_key"
+        if not path.exists():
+            VAR_DIR.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
