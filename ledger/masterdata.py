@@ -131,8 +131,14 @@ def open_account(
     return account
 
 
-def ensure_accounts(session: Session, wanted: Iterable[tuple[str, str, str]]) -> dict[str, Account]:
-    """Open every (holder, purpose, commodity) not open yet; for bulk set-up."""
+def ensure_accounts(
+    session: Session,
+    wanted: Iterable[tuple[str, str, str]],
+    *,
+    allow_negative: bool | None = None,
+) -> dict[str, Account]:
+    """Open every (holder, purpose, commodity) not open yet; for bulk set-up.
+    `allow_negative` as in `open_account` (default: by the holder's kind)."""
     wanted = set(wanted)
     codes = {account_code(h, p, c): (h, p, c) for h, p, c in wanted}
     existing = {
@@ -162,7 +168,11 @@ def ensure_accounts(session: Session, wanted: Iterable[tuple[str, str, str]]) ->
             holder_id=holders[h].id,
             purpose=p,
             commodity_id=commodities[c].id,
-            allow_negative=not HolderKind(holders[h].kind).holds_stock,
+            allow_negative=(
+                not HolderKind(holders[h].kind).holds_stock
+                if allow_negative is None
+                else allow_negative
+            ),
             balance=0,
             created_at=now,
         )

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy import select
+
+from api.deps import DB, CurrentActor
+from api.schemas import Me, Token
+from api.security import issue_token
+from ledger.models import Holder
+from ledger.users import authenticate
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post("/auth/token", response_model=Token, summary="Log in: username and password")
+def login(request: Request, db: DB, form: Annotated[OAuth2PasswordRequestForm, Depends()]):
+    with db.reading() as session:
+        actor = authenticate(session, form.username, form.password)
+    if actor is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "wrong username or password",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    settings = request.app.state.settings
+    return Token(
+        access_token=issue_token(actor, request.app.state.signing_key, settings.token_ttl_minutes)
+    )
+
+
+@router.get("/me", response_model=Me, summary="Who am I")
+def me(actor: CurrentActor, db: DB):
+    point = None
+    if actor.holder_id is not None:
+        with db.reading() as session:
+            point = session.scalar(select(Holder.code).where(Holder.id == actor.holder_id))
+    return Me(username=actor.username, role=actor.role, service_point=point)

@@ -1,0 +1,143 @@
+"""Holders, commodities and accounts: the ledger's master data."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, status
+from sqlalchemy import select
+
+from api.deps import DB, CurrentActor
+from api.schemas import (
+    AccountIn,
+    AccountOut,
+    AccountPage,
+    CommodityIn,
+    CommodityOut,
+    HolderIn,
+    HolderOut,
+)
+from ledger import masterdata, queries
+from ledger.models import Commodity, Holder, Role
+from ledger.policy import require_role
+
+router = APIRouter(tags=["master data"])
+
+
+@router.get("/holders", response_model=list[HolderOut], summary="List holders")
+def list_holders(
+    actor: CurrentActor,
+    db: DB,
+    kind: str | None = None,
+    after: str | None = Query(default=None, description="Code to start after (paging)"),
+    limit: int = Query(default=100, ge=1, le=1000),
+):
+    stmt = select(Holder).order_by(Holder.code).limit(limit)
+    if not actor.sees_everything:
+        stmt = stmt.where(Holder.id == actor.holder_id)
+    if kind:
+        stmt = stmt.where(Holder.kind == kind)
+    if after:
+        stmt = stmt.where(Holder.code > after)
+    with db.reading() as session:
+        return [HolderOut.model_validate(h, from_attributes=True) for h in session.scalars(stmt)]
+
+
+@router.post(
+    "/holders",
+    response_model=HolderOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a holder",
+)
+def create_holder(body: HolderIn, actor: CurrentActor, db: DB):
+    require_role(actor, Role.ADMIN)
+    holder = db.transact(
+        lambda s: masterdata.create_holder(
+            s, body.code, body.name, body.kind, parent=body.parent, grade=body.grade
+        )
+    )
+    return HolderOut.model_validate(holder, from_attributes=True)
+
+
+@router.get("/commodities", response_model=list[CommodityOut], summary="List commodities")
+def list_commodities(
+    actor: CurrentActor,
+    db: DB,
+    kind: str | None = None,
+    after: str | None = None,
+    limit: int = Query(default=100, ge=1, le=1000),
+):
+    stmt = select(Commodity).order_by(Commodity.code).limit(limit)
+    if kind:
+        stmt = stmt.where(Commodity.kind == kind)
+    if after:
+        stmt = stmt.where(Commodity.code > after)
+    with db.reading() as session:
+        return [CommodityOut.model_validate(c, from_attributes=True) for c in session.scalars(stmt)]
+
+
+@router.post(
+    "/commodities",
+    response_model=CommodityOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a commodity (a part SKU, a handset model, a currency)",
+)
+def create_commodity(body: CommodityIn, actor: CurrentActor, db: DB):
+    require_role(actor, Role.ADMIN)
+    commodity = db.transact(
+        lambda s: masterdata.create_commodity(
+            s, body.code, body.name, body.kind, serialized=body.serialized
+        )
+    )
+    return CommodityOut.model_validate(commodity, from_attributes=True)
+
+
+@router.get("/accounts", response_model=AccountPage, summary="List accounts")
+def list_accounts(
+    actor: CurrentActor,
+    db: DB,
+    holder: str | None = None,
+    commodity: str | None = None,
+    purpose: str | None = None,
+    nonzero: bool = Query(default=False, description="Only accounts with a balance"),
+    after: str | None = Query(default=None, description="Account code to start after (paging)"),
+    limit: int = Query(default=100, ge=1, le=1000),
+):
+    with db.reading() as session:
+        rows = queries.list_accounts(
+            session,
+            actor,
+            holder=holder,
+            commodity=commodity,
+            purpose=purpose,
+            nonzero=nonzero,
+            after=after,
+            limit=limit,
+        )
+    return AccountPage(items=rows, next_after=rows[-1]["code"] if len(rows) == limit else None)
+
+
+@router.post(
+    "/accounts",
+    response_model=AccountOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Open an account: holder × purpose × commodity",
+)
+def open_account(body: AccountIn, actor: CurrentActor, db: DB):
+    require_role(actor, Role.ADMIN)
+
+    def work(session):
+        account = masterdata.open_account(
+            session,
+            body.holder,
+            body.commodity,
+            purpose=body.purpose,
+            allow_negative=body.allow_negative,
+        )
+        return queries.get_account(session, actor, account.code)
+
+    return db.transact(work)
+
+
+@router.get("/accounts/{code}", response_model=AccountOut, summary="One account")
+def get_account(code: str, actor: CurrentActor, db: DB):
+    with db.reading() as session:
+        return queries.get_account(session, actor, code)

@@ -1,0 +1,204 @@
+"""A demo national network, loaded through the same services as real data.
+
+HQ, 30 regional warehouses, a few hundred graded service points, six phone
+models with 40 parts each, serialized handsets, opening stock everywhere and
+the points' deposits — enough to try every screen and query. Deterministic:
+the same seed gives the same network.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger import masterdata as md
+from ledger import services
+from ledger.db import Database
+from ledger.journal import EntryIn, PostingIn, SerialIn
+from ledger.models import Holder, Role
+from ledger.policy import SYSTEM
+from ledger.users import create_user
+
+PROVINCES = [
+    ("BJ", "Beijing"), ("TJ", "Tianjin"), ("HE", "Hebei"), ("SX", "Shanxi"),
+    ("NM", "Inner Mongolia"), ("LN", "Liaoning"), ("JL", "Jilin"), ("HL", "Heilongjiang"),
+    ("SH", "Shanghai"), ("JS", "Jiangsu"), ("ZJ", "Zhejiang"), ("AH", "Anhui"),
+    ("FJ", "Fujian"), ("JX", "Jiangxi"), ("SD", "Shandong"), ("HA", "Henan"),
+    ("HB", "Hubei"), ("HN", "Hunan"), ("GD", "Guangdong"), ("GX", "Guangxi"),
+    ("HI", "Hainan"), ("CQ", "Chongqing"), ("SC", "Sichuan"), ("GZ", "Guizhou"),
+    ("YN", "Yunnan"), ("SN", "Shaanxi"), ("GS", "Gansu"), ("QH", "Qinghai"),
+    ("NX", "Ningxia"), ("XJ", "Xinjiang"),
+]  # fmt: skip
+MODELS = ["X1", "X2", "X3", "Y1", "Y2", "Z1"]
+PART_TYPES = [
+    "LCD", "TP", "BOARD", "BATT", "CHGR", "CABLE", "EARPH", "HSG-F", "HSG-B", "HSG-MID",
+    "KEYPAD", "SPK", "RCVR", "MIC", "CAM-F", "CAM-R", "FLASH", "VIB", "ANT", "SIM-TRAY",
+    "USB-PORT", "JACK", "FPC-MAIN", "FPC-LCD", "FPC-KEY", "BTN-PWR", "BTN-VOL", "LENS",
+    "SHIELD", "SCREW-KIT", "LABEL", "GASKET", "FRAME", "PROX", "GSENSOR", "COMPASS",
+    "NFC", "WIFI-MOD", "PA", "CRYSTAL",
+]  # fmt: skip
+COLOURS = ["black", "white", "blue"]
+OUTSIDE = [
+    ("OPENING", "Opening balance (go-live)", "opening_balance"),
+    ("SUPPLIER", "Parts supplier", "supplier"),
+    ("FACTORY", "Factory", "factory"),
+    ("CUSTOMERS", "Customers (loaned handsets)", "customer"),
+    ("CONSUMED", "Consumed in repair", "consumed"),
+    ("SCRAP", "Scrap", "scrap"),
+    ("COUNT-DIFF", "Stock-count gain/loss", "count_difference"),
+    ("BANK", "Brand bank account", "bank"),
+    ("SUBSIDIES", "Service subsidies", "subsidies"),
+]
+DEPOSIT_FEN = {"A": 5_000_000, "B": 3_000_000, "C": 2_000_000}  # 50,000 / 30,000 / 20,000 CNY
+
+# One user per role; the README lists them.
+DEMO_USERS = [
+    ("admin", Role.ADMIN, None),
+    ("clerk", Role.WAREHOUSE_CLERK, None),
+    ("approver", Role.APPROVER, None),
+    ("finance", Role.FINANCE, None),
+    ("planner", Role.PLANNER, None),
+    ("sp0001", Role.SERVICE_POINT, "SP-0001"),
+]
+
+
+def demo_password(username: str) -> str:
+    return f"{username}-demo"
+
+
+@dataclass
+class DemoSummary:
+    holders: int
+    parts: int
+    accounts: int
+    entries: int
+    serials: int
+
+
+def load_demo(db: Database, *, points: int = 300, seed: int = 7, progress=None) -> DemoSummary:
+    """Load the demo network in one transaction. Refuses to load twice."""
+    rng = random.Random(seed)
+    return db.transact(lambda s: _load(s, rng, points, progress or (lambda *_: None)))
+
+
+def is_loaded(session: Session) -> bool:
+    return session.scalar(select(Holder.id).where(Holder.code == "HQ")) is not None
+
+
+def _load(session: Session, rng: random.Random, n_points: int, progress) -> DemoSummary:
+    progress("master data")
+    md.create_holder(session, "HQ", "HQ customer-service central warehouse", "hq")
+    for code, name, kind in OUTSIDE:
+        md.create_holder(session, code, name, kind)
+    regions = []
+    for abbr, province in PROVINCES:
+        regions.append(f"RW-{abbr}")
+        md.create_holder(
+            session, f"RW-{abbr}", f"{province} regional warehouse", "regional_warehouse",
+            parent="HQ",
+        )  # fmt: skip
+    points = []
+    for i in range(1, n_points + 1):
+        region = regions[(i - 1) % len(regions)]
+        grade = rng.choices("ABC", weights=[2, 5, 3])[0]
+        code = f"SP-{i:04d}"
+        province = PROVINCES[regions.index(region)][1]
+        md.create_holder(
+            session, code, f"{province} service point {i}", "service_point",
+            parent=region, grade=grade,
+        )  # fmt: skip
+        points.append((code, grade))
+
+    parts = [f"{m}-{t}" for m in MODELS for t in PART_TYPES]
+    for code in parts:
+        model, kind = code.split("-", 1)
+        md.create_commodity(session, code, f"{model} {kind.lower().replace('-', ' ')}", "part")
+    handsets = [f"H-{m}" for m in MODELS]
+    for code in handsets:
+        md.create_commodity(session, code, f"{code[2:]} handset", "handset", serialized=True)
+    md.create_commodity(session, "CNY", "Renminbi (fen)", "money")
+
+    # Who stocks what: HQ everything, a region half its range, a point ~25 parts.
+    progress("accounts")
+    stocked: dict[str, dict[str, int]] = {"HQ": {p: rng.randint(200, 2000) for p in parts}}
+    for region in regions:
+        stocked[region] = {p: rng.randint(10, 200) for p in rng.sample(parts, len(parts) // 2)}
+    for code, _ in points:
+        stocked[code] = {p: rng.randint(1, 10) for p in rng.sample(parts, 25)}
+    wanted = {("OPENING", "STOCK", c) for c in [*parts, *handsets, "CNY"]}
+    wanted |= {(h, "STOCK", p) for h, items in stocked.items() for p in items}
+    wanted |= {("HQ", "STOCK", h) for h in handsets}
+    wanted |= {(code, "STOCK", h) for code, _ in points[:60] for h in handsets[:2]}
+    wanted.add(("BANK", "STOCK", "CNY"))
+    for outside in ("SUPPLIER", "FACTORY", "CUSTOMERS", "CONSUMED", "SCRAP", "COUNT-DIFF"):
+        wanted |= {(outside, "STOCK", c) for c in [*parts, *handsets]}
+    accounts = md.ensure_accounts(session, wanted)
+    # A deposit is what the brand owes the point: a credit balance.
+    deposits = {(code, "DEPOSIT", "CNY") for code, _ in points}
+    accounts |= md.ensure_accounts(session, deposits, allow_negative=True)
+
+    progress("opening stock")
+    entries = [
+        EntryIn(
+            kind="opening",
+            memo=f"go-live stock count of {holder}",
+            refs={"count": f"GOLIVE-{holder}"},
+            postings=[
+                line
+                for part, qty in sorted(items.items())
+                for line in (
+                    PostingIn(account=f"OPENING:STOCK:{part}", amount=-qty),
+                    PostingIn(account=f"{holder}:STOCK:{part}", amount=qty),
+                )
+            ],
+        )
+        for holder, items in stocked.items()
+    ]
+    # Serialized handsets: 200 of each model at HQ, two swap units at 60 points.
+    serial_no = iter(range(1, 10**6))
+    holdings = [("HQ", h, 200) for h in handsets]
+    holdings += [(code, h, 2) for code, _ in points[:60] for h in handsets[:2]]
+    for holder, model, count in holdings:
+        units = [
+            SerialIn(serial=f"86{rng.randrange(10**12):012d}{next(serial_no) % 10}",
+                     colour=rng.choice(COLOURS))
+            for _ in range(count)
+        ]  # fmt: skip
+        entries.append(
+            EntryIn(
+                kind="opening",
+                memo=f"go-live handsets at {holder}",
+                postings=[
+                    PostingIn(account=f"OPENING:STOCK:{model}", amount=-count, serials=units),
+                    PostingIn(account=f"{holder}:STOCK:{model}", amount=count, serials=units),
+                ],
+            )
+        )
+    progress("deposits")
+    entries += [
+        EntryIn(
+            kind="deposit",
+            memo=f"deposit paid by {code} (grade {grade})",
+            refs={"receipt": f"DEP-{code}"},
+            postings=[
+                PostingIn(account="BANK:STOCK:CNY", amount=DEPOSIT_FEN[grade]),
+                PostingIn(account=f"{code}:DEPOSIT:CNY", amount=-DEPOSIT_FEN[grade]),
+            ],
+        )
+        for code, grade in points
+    ]
+    results = services.post(session, SYSTEM, entries)
+
+    progress("users")
+    for username, role, point in DEMO_USERS:
+        create_user(session, username, demo_password(username), role, service_point=point)
+    return DemoSummary(
+        holders=1 + len(OUTSIDE) + len(regions) + len(points),
+        parts=len(parts),
+        accounts=len(accounts),
+        entries=len(results),
+        serials=sum(count for *_, count in holdings),
+    )
