@@ -74,7 +74,9 @@ def write_beancount(session: Session, out: TextIO) -> dict:
     )
 
     out.write('option "title" "aftersales ledger"\noption "operating_currency" "CNY"\n\n')
-    for code, name in session.execute(select(Commodity.code, Commodity.name).order_by("code")):
+    for code, name in session.execute(
+        select(Commodity.code, Commodity.name).order_by(Commodity.code)
+    ):
         out.write(f"{opened} commodity {code}\n  name: {_string(name)}\n")
     n_accounts = 0
     for a in _stream(session, accounts):
@@ -145,7 +147,8 @@ def _write_transactions(session: Session, out: TextIO) -> tuple[int, int]:
             out.write(f"  {_name(p)} {_number(p.amount, p.decimals)} {p.commodity}\n")
             pool = serials[p.amount > 0, p.account_id]
             if pool:  # one serial per unit, even if an account appears twice on a side
-                taken, pool[:] = pool[: abs(p.amount)], pool[abs(p.amount) :]
+                taken = pool[: abs(p.amount)]
+                del pool[: abs(p.amount)]
                 out.write(f"    serials: {_string(','.join(taken))}\n")
         entries += 1
         postings += len(lines)

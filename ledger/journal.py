@@ -170,6 +170,7 @@ def resolve_accounts(session: Session, codes: Iterable[str]) -> dict[str, Accoun
 @dataclass(slots=True)
 class _Prepared:
     index: int
+    where: dict[str, int]  # names the entry in errors, when the call is a batch
     entry: EntryIn
     entry_id: uuid.UUID
     effective_date: date
@@ -193,8 +194,9 @@ def post_entries(
         return []
     today = utcnow().date()
     accounts = resolve_accounts(session, (p.account for e in entries for p in e.postings))
+    batch = len(entries) > 1
     prepared = [
-        _prepare(i, e, accounts, today, reverses[i] if reverses else None)
+        _prepare(i, e, accounts, today, reverses[i] if reverses else None, batch)
         for i, e in enumerate(entries)
     ]
 
@@ -219,8 +221,9 @@ def _prepare(
     accounts: dict[str, AccountInfo],
     today: date,
     reverses: uuid.UUID | None,
+    batch: bool,
 ) -> _Prepared:
-    where = {"entry": index} if index else {}
+    where = {"entry": index} if batch else {}
     net: dict[int, int] = defaultdict(int)
     by_commodity: dict[str, int] = defaultdict(int)
     # per serialized commodity: serial -> account on the credit and debit side
@@ -297,6 +300,7 @@ def _prepare(
 
     return _Prepared(
         index=index,
+        where=where,
         entry=entry,
         entry_id=uuid7(),
         effective_date=entry.effective_date or today,
@@ -320,7 +324,7 @@ def _skip_already_posted(
             raise InvalidEntry(
                 f"idempotency key {key!r} is used by entries {seen[key]} and {p.index} "
                 "of the same batch; give each entry its own key",
-                entry=p.index,
+                **p.where,
             )
         seen[key] = p.index
     existing: dict[str, tuple[uuid.UUID, str]] = {}
@@ -340,8 +344,8 @@ def _skip_already_posted(
             raise IdempotencyConflict(
                 f"idempotency key {p.entry.idempotency_key!r} was first used for a different "
                 f"entry ({hit[0]}); use a new key for a new entry",
-                entry=p.index,
                 idempotency_key=p.entry.idempotency_key,
+                **p.where,
             )
         else:
             results[p.index] = PostResult(hit[0], False, p.entry.idempotency_key)
@@ -381,14 +385,19 @@ def _move_balances(
     available = session.execute(
         select(account_t.c.balance).where(account_t.c.id == refused[0])
     ).scalar_one()
-    entry = next(p.index for p in new if refused[0] in p.net and p.net[refused[0]] < 0)
+    running, culprit = 0, new[0]
+    for p in new:  # the entry at which the account would dip below zero
+        running += p.net.get(refused[0], 0)
+        if available + running < 0:
+            culprit = p
+            break
     raise InsufficientBalance(
         f"account {code} holds {available} but the posting needs {-refused[2]}; "
         "receive stock first or post less",
         account=code,
         available=available,
         requested=-refused[2],
-        **({"entry": entry} if len(new) > 1 else {}),
+        **culprit.where,
     )
 
 
@@ -457,8 +466,8 @@ def _move_serials(session: Session, new: list[_Prepared]) -> None:
         if known and known[1] != commodity_id:
             raise InvalidEntry(
                 f"serial {serial} is registered for another model; check the serial",
-                entry=p.index,
                 serial=serial,
+                **p.where,
             )
         current = at.get(serial, known[0] if known else None)
         if current is None:
@@ -466,9 +475,9 @@ def _move_serials(session: Session, new: list[_Prepared]) -> None:
                 raise SerialNotAtSource(
                     f"serial {serial} is unknown and cannot leave {source.code}; a new serial "
                     "enters from an outside party (supplier, factory, opening balance)",
-                    entry=p.index,
                     serial=serial,
                     account=source.code,
+                    **p.where,
                 )
             register.append(
                 {
@@ -481,9 +490,9 @@ def _move_serials(session: Session, new: list[_Prepared]) -> None:
         elif current != source.id:
             raise SerialNotAtSource(
                 f"serial {serial} is not held by {source.code}; it cannot leave it",
-                entry=p.index,
                 serial=serial,
                 account=source.code,
+                **p.where,
             )
         first_source.setdefault(serial, source.id)
         at[serial] = target.id

@@ -226,9 +226,7 @@ def get_entry(session: Session, actor: Actor, entry_id: uuid.UUID) -> dict[str, 
     account_ids = dict(
         session.execute(
             select(Account.code, Account.id).where(Account.code.in_([x.code for x in lines]))
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     postings = []
     for line in lines:
