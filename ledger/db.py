@@ -22,6 +22,8 @@ from ledger.errors import RetryableConflict
 
 T = TypeVar("T")
 
+READ_ONLY = "aftersales_read_only"
+
 # PostgreSQL SQLSTATEs worth a retry: serialization failure, deadlock.
 _RETRY_SQLSTATES = {"40001", "40P01"}
 
@@ -69,7 +71,9 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers take no lock: in WAL mode a deferred BEGIN reads a snapshot.
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -96,6 +100,17 @@ class Database:
         self._sessions = sessionmaker(
             bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
+        # Readers see one consistent snapshot across their queries (a statement
+        # page, an export) and, on SQLite, do not wait for the write lock.
+        reader_bind = bind
+        if isinstance(bind, Engine):
+            options = {READ_ONLY: True}
+            if self.dialect == "postgresql":
+                options["isolation_level"] = "REPEATABLE READ"
+            reader_bind = bind.execution_options(**options)
+        self._readers = sessionmaker(
+            bind=reader_bind, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
         # Account look-ups are immutable facts (code, commodity, guard); they
         # are cached per Database, filled only from committed transactions.
         self.account_cache: dict = {}
@@ -104,8 +119,8 @@ class Database:
     def from_url(cls, url: str, **kwargs) -> Database:
         return cls(make_engine(url, **kwargs))
 
-    def session(self) -> Session:
-        session = self._sessions()
+    def session(self, *, read_only: bool = False) -> Session:
+        session = (self._readers if read_only else self._sessions)()
         session.info["account_cache"] = self.account_cache
         return session
 
@@ -126,8 +141,8 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        """A session for queries; nothing it does is committed."""
-        with self.session() as session:
+        """A session for queries, on one snapshot; nothing it does is committed."""
+        with self.session(read_only=True) as session:
             try:
                 yield session
             finally:
