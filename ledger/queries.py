@@ -62,6 +62,31 @@ def get_account(session: Session, actor: Actor, code: str) -> dict[str, Any]:
     return dict(row._mapping)
 
 
+def _page(stmt, code_column, after: str | None, limit: int):
+    stmt = stmt.order_by(code_column).limit(limit)
+    return stmt.where(code_column > after) if after else stmt
+
+
+def list_holders(
+    session: Session, actor: Actor, *, kind: str | None = None, after=None, limit: int = 100
+) -> list[Holder]:
+    stmt = _page(select(Holder), Holder.code, after, limit)
+    if not actor.sees_everything:
+        stmt = stmt.where(Holder.id == actor.holder_id)
+    if kind:
+        stmt = stmt.where(Holder.kind == kind)
+    return list(session.scalars(stmt))
+
+
+def list_commodities(
+    session: Session, *, kind: str | None = None, after=None, limit: int = 100
+) -> list[Commodity]:
+    stmt = _page(select(Commodity), Commodity.code, after, limit)
+    if kind:
+        stmt = stmt.where(Commodity.kind == kind)
+    return list(session.scalars(stmt))
+
+
 def list_accounts(
     session: Session,
     actor: Actor,
@@ -82,9 +107,7 @@ def list_accounts(
         stmt = stmt.where(Account.purpose == purpose)
     if nonzero:
         stmt = stmt.where(Account.balance != 0)
-    if after:
-        stmt = stmt.where(Account.code > after)
-    rows = session.execute(stmt.order_by(Account.code).limit(limit))
+    rows = session.execute(_page(stmt, Account.code, after, limit))
     return [dict(r._mapping) for r in rows]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, status
-from sqlalchemy import select
 
 from api.deps import DB, CurrentActor
 from api.schemas import (
@@ -16,7 +15,7 @@ from api.schemas import (
     HolderOut,
 )
 from ledger import masterdata, queries
-from ledger.models import Commodity, Holder, Role
+from ledger.models import Role
 from ledger.policy import require_role
 
 router = APIRouter(tags=["master data"])
@@ -30,15 +29,9 @@ def list_holders(
     after: str | None = Query(default=None, description="Code to start after (paging)"),
     limit: int = Query(default=100, ge=1, le=1000),
 ):
-    stmt = select(Holder).order_by(Holder.code).limit(limit)
-    if not actor.sees_everything:
-        stmt = stmt.where(Holder.id == actor.holder_id)
-    if kind:
-        stmt = stmt.where(Holder.kind == kind)
-    if after:
-        stmt = stmt.where(Holder.code > after)
     with db.reading() as session:
-        return [HolderOut.model_validate(h, from_attributes=True) for h in session.scalars(stmt)]
+        holders = queries.list_holders(session, actor, kind=kind, after=after, limit=limit)
+        return [HolderOut.model_validate(h, from_attributes=True) for h in holders]
 
 
 @router.post(
@@ -62,16 +55,12 @@ def list_commodities(
     actor: CurrentActor,
     db: DB,
     kind: str | None = None,
-    after: str | None = None,
+    after: str | None = Query(default=None, description="Code to start after (paging)"),
     limit: int = Query(default=100, ge=1, le=1000),
 ):
-    stmt = select(Commodity).order_by(Commodity.code).limit(limit)
-    if kind:
-        stmt = stmt.where(Commodity.kind == kind)
-    if after:
-        stmt = stmt.where(Commodity.code > after)
     with db.reading() as session:
-        return [CommodityOut.model_validate(c, from_attributes=True) for c in session.scalars(stmt)]
+        items = queries.list_commodities(session, kind=kind, after=after, limit=limit)
+        return [CommodityOut.model_validate(c, from_attributes=True) for c in items]
 
 
 @router.post(
