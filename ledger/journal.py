@@ -27,10 +27,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import insert, select, text
+from sqlalchemy import TextClause, insert, select, text
 from sqlalchemy.orm import Session
 
 from ledger.errors import (
@@ -174,7 +175,7 @@ class _Prepared:
     entry: EntryIn
     entry_id: uuid.UUID
     effective_date: date
-    request_hash: str
+    request_hash: str | None
     # per account id: net amount of this entry
     net: dict[int, int]
     # serial -> (from account, to account, commodity id, colour)
@@ -304,7 +305,8 @@ def _prepare(
         entry=entry,
         entry_id=uuid7(),
         effective_date=entry.effective_date or today,
-        request_hash=entry.request_hash(),
+        # Only a keyed entry is ever compared with a retry.
+        request_hash=entry.request_hash() if entry.idempotency_key else None,
         net={k: v for k, v in net.items() if v},
         moves=moves,
         reverses=reverses,
@@ -367,17 +369,10 @@ def _move_balances(
     rows = sorted((a, total[a], lowest[a]) for a in total)
     updated: set[int] = set()
     for chunk in _chunks(rows, _CHUNK):
-        values = ", ".join(f"(:i{n}, :d{n}, :l{n})" for n in range(len(chunk)))
         params: dict[str, int] = {}
         for n, (account_id, delta, low) in enumerate(chunk):
             params[f"i{n}"], params[f"d{n}"], params[f"l{n}"] = account_id, delta, low
-        sql = (
-            f"WITH v(id, d, low) AS (VALUES {values}) "
-            "UPDATE account SET balance = account.balance + v.d FROM v "
-            "WHERE account.id = v.id AND (account.allow_negative OR account.balance + v.low >= 0) "
-            "RETURNING account.id"
-        )
-        updated.update(session.execute(text(sql), params).scalars())
+        updated.update(session.execute(_guarded_balance_update(len(chunk)), params).scalars())
     if len(updated) == len(rows):
         return
     refused = next(r for r in rows if r[0] not in updated)
@@ -504,17 +499,10 @@ def _move_serials(session: Session, new: list[_Prepared]) -> None:
     rows = sorted((s, first_source[s], at[s]) for s in at)
     moved = 0
     for chunk in _chunks(rows, _CHUNK):
-        values = ", ".join(f"(:s{n}, :f{n}, :t{n})" for n in range(len(chunk)))
         params: dict[str, Any] = {}
         for n, (serial, source_id, target_id) in enumerate(chunk):
             params[f"s{n}"], params[f"f{n}"], params[f"t{n}"] = serial, source_id, target_id
-        sql = (
-            f"WITH v(serial, src, dst) AS (VALUES {values}) "
-            "UPDATE serial_unit SET account_id = v.dst FROM v "
-            "WHERE serial_unit.serial = v.serial AND serial_unit.account_id = v.src "
-            "RETURNING serial_unit.serial"
-        )
-        moved += len(session.execute(text(sql), params).all())
+        moved += len(session.execute(_guarded_serial_move(len(chunk)), params).all())
     if moved != len(rows):
         raise RetryableConflict("a serial was moved by another writer meanwhile")
     session.execute(
@@ -528,6 +516,31 @@ def _move_serials(session: Session, new: list[_Prepared]) -> None:
             }
             for p, serial, (source, target, _, _) in moves
         ],
+    )
+
+
+@lru_cache(maxsize=256)
+def _guarded_balance_update(rows: int) -> TextClause:
+    """Move many balances at once; only accounts that stay >= 0 at their lowest
+    point (or may go negative) are updated, and their ids returned."""
+    values = ", ".join(f"(:i{n}, :d{n}, :l{n})" for n in range(rows))
+    return text(
+        f"WITH v(id, d, low) AS (VALUES {values}) "
+        "UPDATE account SET balance = account.balance + v.d FROM v "
+        "WHERE account.id = v.id AND (account.allow_negative OR account.balance + v.low >= 0) "
+        "RETURNING account.id"
+    )
+
+
+@lru_cache(maxsize=256)
+def _guarded_serial_move(rows: int) -> TextClause:
+    """Move many serials at once, each only if still at its expected source."""
+    values = ", ".join(f"(:s{n}, :f{n}, :t{n})" for n in range(rows))
+    return text(
+        f"WITH v(serial, src, dst) AS (VALUES {values}) "
+        "UPDATE serial_unit SET account_id = v.dst FROM v "
+        "WHERE serial_unit.serial = v.serial AND serial_unit.account_id = v.src "
+        "RETURNING serial_unit.serial"
     )
 
 
