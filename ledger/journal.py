@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -367,12 +367,7 @@ def _move_balances(
             lowest[account_id] = min(lowest[account_id], total[account_id])
     # Sorted account order: concurrent writers take row locks in one order.
     rows = sorted((a, total[a], lowest[a]) for a in total)
-    updated: set[int] = set()
-    for chunk in _chunks(rows, _CHUNK):
-        params: dict[str, int] = {}
-        for n, (account_id, delta, low) in enumerate(chunk):
-            params[f"i{n}"], params[f"d{n}"], params[f"l{n}"] = account_id, delta, low
-        updated.update(session.execute(_guarded_balance_update(len(chunk)), params).scalars())
+    updated = set(_update_from_values(session, _guarded_balance_update, rows))
     if len(updated) == len(rows):
         return
     refused = next(r for r in rows if r[0] not in updated)
@@ -497,13 +492,8 @@ def _move_serials(session: Session, new: list[_Prepared]) -> None:
     # One guarded statement: each serial moves only if still where we found it
     # (another clerk may have moved it since the read above).
     rows = sorted((s, first_source[s], at[s]) for s in at)
-    moved = 0
-    for chunk in _chunks(rows, _CHUNK):
-        params: dict[str, Any] = {}
-        for n, (serial, source_id, target_id) in enumerate(chunk):
-            params[f"s{n}"], params[f"f{n}"], params[f"t{n}"] = serial, source_id, target_id
-        moved += len(session.execute(_guarded_serial_move(len(chunk)), params).all())
-    if moved != len(rows):
+    moved = _update_from_values(session, _guarded_serial_move, rows)
+    if len(moved) != len(rows):
         raise RetryableConflict("a serial was moved by another writer meanwhile")
     session.execute(
         insert(serial_move_t),
@@ -519,13 +509,32 @@ def _move_serials(session: Session, new: list[_Prepared]) -> None:
     )
 
 
+def _update_from_values(
+    session: Session, statement: Callable[[int], TextClause], rows: Sequence[tuple]
+) -> list:
+    """Run a guarded UPDATE fed by a VALUES list of 3-tuples, a chunk at a time;
+    return what it RETURNS (the rows that passed the guard)."""
+    passed: list = []
+    for chunk in _chunks(rows, _CHUNK):
+        params = {
+            f"{c}{n}": value
+            for n, row in enumerate(chunk)
+            for c, value in zip("abc", row, strict=True)
+        }
+        passed += session.execute(statement(len(chunk)), params).scalars()
+    return passed
+
+
+def _values(rows: int) -> str:
+    return ", ".join(f"(:a{n}, :b{n}, :c{n})" for n in range(rows))
+
+
 @lru_cache(maxsize=256)
 def _guarded_balance_update(rows: int) -> TextClause:
     """Move many balances at once; only accounts that stay >= 0 at their lowest
     point (or may go negative) are updated, and their ids returned."""
-    values = ", ".join(f"(:i{n}, :d{n}, :l{n})" for n in range(rows))
     return text(
-        f"WITH v(id, d, low) AS (VALUES {values}) "
+        f"WITH v(id, d, low) AS (VALUES {_values(rows)}) "
         "UPDATE account SET balance = account.balance + v.d FROM v "
         "WHERE account.id = v.id AND (account.allow_negative OR account.balance + v.low >= 0) "
         "RETURNING account.id"
@@ -535,9 +544,8 @@ def _guarded_balance_update(rows: int) -> TextClause:
 @lru_cache(maxsize=256)
 def _guarded_serial_move(rows: int) -> TextClause:
     """Move many serials at once, each only if still at its expected source."""
-    values = ", ".join(f"(:s{n}, :f{n}, :t{n})" for n in range(rows))
     return text(
-        f"WITH v(serial, src, dst) AS (VALUES {values}) "
+        f"WITH v(serial, src, dst) AS (VALUES {_values(rows)}) "
         "UPDATE serial_unit SET account_id = v.dst FROM v "
         "WHERE serial_unit.serial = v.serial AND serial_unit.account_id = v.src "
         "RETURNING serial_unit.serial"
