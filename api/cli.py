@@ -178,13 +178,7 @@ def post(
     except ValueError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
-    if idempotency_key:
-        entries = [
-            e
-            if e.idempotency_key
-            else e.model_copy(update={"idempotency_key": f"{idempotency_key}/{i}"})
-            for i, e in enumerate(entries)
-        ]
+    entries = services.keyed_batch(entries, idempotency_key)
     try:
         results = _db().transact(lambda s: services.post(s, SYSTEM, entries))
     except LedgerError as exc:

@@ -67,6 +67,10 @@ def _page(stmt, code_column, after: str | None, limit: int):
     return stmt.where(code_column > after) if after else stmt
 
 
+def holder_code(session: Session, holder_id: int) -> str | None:
+    return session.scalar(select(Holder.code).where(Holder.id == holder_id))
+
+
 def list_holders(
     session: Session, actor: Actor, *, kind: str | None = None, after=None, limit: int = 100
 ) -> list[Holder]:

@@ -20,6 +20,17 @@ from ledger.models import Account, Role, entry_t, posting_t, serial_move_t
 from ledger.policy import Actor, require_can_post
 
 
+def keyed_batch(entries: Sequence[EntryIn], batch_key: str | None) -> list[EntryIn]:
+    """Give each entry without a key of its own "<batch key>/<position>", so a
+    retried batch finds every entry it already posted."""
+    if batch_key is None:
+        return list(entries)
+    return [
+        e if e.idempotency_key else e.model_copy(update={"idempotency_key": f"{batch_key}/{i}"})
+        for i, e in enumerate(entries)
+    ]
+
+
 def post(session: Session, actor: Actor, entries: Sequence[EntryIn]) -> list[PostResult]:
     """Post entries as `actor`, all or nothing."""
     codes = {p.account for e in entries for p in e.postings}
@@ -96,4 +107,14 @@ def _already_posted(session: Session, key: str) -> bool:
     return session.scalar(select(entry_t.c.id).where(entry_t.c.idempotency_key == key)) is not None
 
 
-__all__ = ["Actor", "EntryIn", "PostResult", "PostingIn", "Role", "SerialIn", "post", "reverse"]
+__all__ = [
+    "Actor",
+    "EntryIn",
+    "PostResult",
+    "PostingIn",
+    "Role",
+    "SerialIn",
+    "keyed_batch",
+    "post",
+    "reverse",
+]

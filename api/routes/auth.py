@@ -4,12 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
-from sqlalchemy import select
 
 from api.deps import DB, CurrentActor
 from api.schemas import Me, Token
 from api.security import issue_token
-from ledger.models import Holder
+from ledger import queries
 from ledger.users import authenticate
 
 router = APIRouter(tags=["auth"])
@@ -36,5 +35,5 @@ def me(actor: CurrentActor, db: DB):
     point = None
     if actor.holder_id is not None:
         with db.reading() as session:
-            point = session.scalar(select(Holder.code).where(Holder.id == actor.holder_id))
+            point = queries.holder_code(session, actor.holder_id)
     return Me(username=actor.username, role=actor.role, service_point=point)

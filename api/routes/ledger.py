@@ -88,13 +88,7 @@ def post_batch(
     response: Response,
     key: IdempotencyKey = None,
 ):
-    if key is not None:
-        # Each entry without its own key gets "<batch key>/<position>", so a
-        # retried batch finds every entry it already posted.
-        entries = [
-            e if e.idempotency_key else e.model_copy(update={"idempotency_key": f"{key}/{i}"})
-            for i, e in enumerate(entries)
-        ]
+    entries = services.keyed_batch(entries, key)
     results = db.transact(lambda s: services.post(s, actor, entries))
     _replayed(response, any(r.created for r in results))
     return results
