@@ -227,6 +227,7 @@ def get_entry(session: Session, actor: Actor, entry_id: uuid.UUID) -> dict[str, 
         select(
             Posting.line_no,
             Posting.amount,
+            Posting.account_id,
             Account.code,
             Account.holder_id,
             Holder.kind,
@@ -250,11 +251,6 @@ def get_entry(session: Session, actor: Actor, entry_id: uuid.UUID) -> dict[str, 
     ):
         serials[("out", src)].append(serial)
         serials[("in", dst)].append(serial)
-    account_ids = dict(
-        session.execute(
-            select(Account.code, Account.id).where(Account.code.in_([x.code for x in lines]))
-        ).all()
-    )
     postings = []
     for line in lines:
         # A service point sees its own lines and the brand's, never another point's.
@@ -271,7 +267,7 @@ def get_entry(session: Session, actor: Actor, entry_id: uuid.UUID) -> dict[str, 
                 "commodity": line.commodity,
                 "amount": line.amount,
                 "serials": sorted(
-                    serials.get(("in" if line.amount > 0 else "out", account_ids[line.code]), [])
+                    serials.get(("in" if line.amount > 0 else "out", line.account_id), [])
                 ),
             }
         )

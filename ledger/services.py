@@ -53,6 +53,20 @@ def reverse(
     original = session.execute(select(entry_t).where(entry_t.c.id == entry_id)).one_or_none()
     if original is None:
         raise NotFound(f"entry {entry_id} does not exist", entry_id=str(entry_id))
+    reversed_by = session.execute(
+        select(entry_t.c.id, entry_t.c.idempotency_key).where(
+            entry_t.c.reverses_entry_id == entry_id
+        )
+    ).one_or_none()
+    # A retry of the same reversal (same key) replays it; anything else is refused.
+    if reversed_by is not None and (
+        idempotency_key is None or reversed_by.idempotency_key != idempotency_key
+    ):
+        raise AlreadyReversed(
+            f"entry {entry_id} was already reversed by entry {reversed_by.id}",
+            entry_id=str(entry_id),
+            reversed_by=str(reversed_by.id),
+        )
     lines = session.execute(
         select(posting_t.c.line_no, posting_t.c.amount, posting_t.c.account_id, Account.code)
         .join(Account, Account.id == posting_t.c.account_id)
@@ -86,25 +100,11 @@ def reverse(
         idempotency_key=idempotency_key,
         postings=postings,
     )
-    if idempotency_key is None or not _already_posted(session, idempotency_key):
-        reversed_by = session.scalar(
-            select(entry_t.c.id).where(entry_t.c.reverses_entry_id == entry_id)
-        )
-        if reversed_by is not None:
-            raise AlreadyReversed(
-                f"entry {entry_id} was already reversed by entry {reversed_by}",
-                entry_id=str(entry_id),
-                reversed_by=str(reversed_by),
-            )
     kinds = {
         a.commodity_kind for a in journal.resolve_accounts(session, {c for *_, c in lines}).values()
     }
     require_can_post(actor, kinds)
     return journal.post_entries(session, [reversal], actor=actor.username, reverses=[entry_id])[0]
-
-
-def _already_posted(session: Session, key: str) -> bool:
-    return session.scalar(select(entry_t.c.id).where(entry_t.c.idempotency_key == key)) is not None
 
 
 __all__ = [

@@ -260,3 +260,21 @@ def test_a_service_point_sees_only_its_own_point(db):
             queries.balance(s, actor, SP2_LCD)
         codes = {a["code"] for a in queries.list_accounts(s, actor, limit=1000)}
     assert codes and all(code.startswith("SP-0001:") for code in codes)
+
+
+def test_a_retried_reversal_replays_and_another_key_is_refused(db):
+    network(db)
+    stock(db, HQ_LCD, 10)
+    wrong = post(db, move(HQ_LCD, SP1_LCD, 4))[0]
+
+    def undo(key):
+        return db.transact(
+            lambda s: services.reverse(s, SYSTEM, wrong.entry_id, idempotency_key=key)
+        )
+
+    first, retry = undo("undo-1"), undo("undo-1")
+    assert first.created and not retry.created
+    assert retry.entry_id == first.entry_id
+    with pytest.raises(AlreadyReversed):
+        undo("undo-2")
+    assert (bal(db, HQ_LCD), bal(db, SP1_LCD)) == (10, 0)
