@@ -31,9 +31,10 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import TextClause, insert, select, text
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
+from ledger.driver_sql import DriverSql
 from ledger.errors import (
     IdempotencyConflict,
     InsufficientBalance,
@@ -48,8 +49,6 @@ from ledger.models import (
     Commodity,
     Holder,
     account_t,
-    entry_t,
-    posting_t,
     serial_move_t,
     serial_t,
 )
@@ -176,6 +175,8 @@ class _Prepared:
     entry_id: uuid.UUID
     effective_date: date
     request_hash: str | None
+    # the postings in order: (account, amount)
+    lines: list[tuple[AccountInfo, int]]
     # per account id: net amount of this entry
     net: dict[int, int]
     # serial -> (from account, to account, commodity id, colour)
@@ -193,6 +194,8 @@ def post_entries(
     """Post entries in order, all or nothing, in the caller's transaction."""
     if not entries:
         return []
+    conn = session.connection()
+    sql = DriverSql.of(conn)
     today = utcnow().date()
     accounts = resolve_accounts(session, (p.account for e in entries for p in e.postings))
     batch = len(entries) > 1
@@ -201,12 +204,20 @@ def post_entries(
         for i, e in enumerate(entries)
     ]
 
+    # Idempotency keys first, then balances: every writer takes its locks in
+    # that order (keys, then accounts by id), so two writers cannot deadlock.
     results: dict[int, PostResult] = {}
-    new = _skip_already_posted(session, prepared, results)
+    if batch:
+        new = _skip_already_posted(conn, sql, prepared, results)
+        _insert_entries(conn, sql, new, actor)
+    else:
+        # A clerk's request: claiming the key and inserting the entry is one
+        # statement, one round trip fewer than looking the key up first.
+        new = _claim_and_insert_entry(conn, sql, prepared[0], actor, results)
     if new:
-        _move_balances(session, new, accounts)
-        _insert_journal(session, new, accounts, actor)
-        _move_serials(session, new)
+        _move_balances(conn, sql, new, accounts)
+        _insert_postings(conn, sql, new)
+        _move_serials(session, sql, new)
     for p in new:
         results[p.index] = PostResult(p.entry_id, True, p.entry.idempotency_key)
     return [results[i] for i in range(len(entries))]
@@ -224,7 +235,47 @@ def _prepare(
     reverses: uuid.UUID | None,
     batch: bool,
 ) -> _Prepared:
+    """Validate one entry. The common case (known accounts, no serials,
+    balanced) takes one pass; anything else goes to `_prepare_checked`, which
+    names the problem or works out the serial moves."""
+    lines: list[tuple[AccountInfo, int]] = []
+    net: dict[int, int] = {}
+    by_commodity: dict[int, int] = {}
+    for posting in entry.postings:
+        info = accounts.get(posting.account)
+        if info is None or info.serialized or posting.serials:
+            return _prepare_checked(index, entry, accounts, today, reverses, batch)
+        amount = posting.amount
+        lines.append((info, amount))
+        net[info.id] = net.get(info.id, 0) + amount
+        by_commodity[info.commodity_id] = by_commodity.get(info.commodity_id, 0) + amount
+    if any(by_commodity.values()):
+        return _prepare_checked(index, entry, accounts, today, reverses, batch)
+    return _Prepared(
+        index=index,
+        where={"entry": index} if batch else {},
+        entry=entry,
+        entry_id=uuid7(),
+        effective_date=entry.effective_date or today,
+        # Only a keyed entry is ever compared with a retry.
+        request_hash=entry.request_hash() if entry.idempotency_key else None,
+        lines=lines,
+        net={k: v for k, v in net.items() if v},
+        moves={},
+        reverses=reverses,
+    )
+
+
+def _prepare_checked(
+    index: int,
+    entry: EntryIn,
+    accounts: dict[str, AccountInfo],
+    today: date,
+    reverses: uuid.UUID | None,
+    batch: bool,
+) -> _Prepared:
     where = {"entry": index} if batch else {}
+    lines: list[tuple[AccountInfo, int]] = []
     net: dict[int, int] = defaultdict(int)
     by_commodity: dict[str, int] = defaultdict(int)
     # per serialized commodity: serial -> account on the credit and debit side
@@ -241,6 +292,7 @@ def _prepare(
                 posting=line,
                 account=posting.account,
             )
+        lines.append((info, posting.amount))
         net[info.id] += posting.amount
         by_commodity[info.commodity_code] += posting.amount
         if not info.serialized:
@@ -305,16 +357,71 @@ def _prepare(
         entry=entry,
         entry_id=uuid7(),
         effective_date=entry.effective_date or today,
-        # Only a keyed entry is ever compared with a retry.
         request_hash=entry.request_hash() if entry.idempotency_key else None,
+        lines=lines,
         net={k: v for k, v in net.items() if v},
         moves=moves,
         reverses=reverses,
     )
 
 
+def _entry_row(sql: DriverSql, p: _Prepared, now: Any, actor: str) -> tuple:
+    e = p.entry
+    return (
+        sql.uuid(p.entry_id),
+        e.kind,
+        sql.date(p.effective_date),
+        now,
+        actor,
+        e.idempotency_key,
+        p.request_hash,
+        e.memo,
+        sql.json(e.refs),
+        sql.uuid(p.reverses),
+    )
+
+
+def _claim_and_insert_entry(
+    conn: Connection, sql: DriverSql, p: _Prepared, actor: str, results: dict[int, PostResult]
+) -> list[_Prepared]:
+    """Insert one entry unless its key was used; return [p] if inserted. A
+    concurrent writer holding the same key makes the database wait for its
+    outcome, so a retry racing the first request still posts once."""
+    row = _entry_row(sql, p, sql.timestamp(utcnow()), actor)
+    if conn.exec_driver_sql(sql.claim_entry, row).first() is not None:
+        return [p]
+    key = p.entry.idempotency_key
+    assert key is not None  # only a key can conflict
+    existing = _existing_keys(conn, sql, [key])
+    _replay_or_refuse(p, existing[key], results)
+    return []
+
+
+def _existing_keys(
+    conn: Connection, sql: DriverSql, keys: Sequence[str]
+) -> dict[str, tuple[uuid.UUID, str | None]]:
+    found: dict[str, tuple[uuid.UUID, str | None]] = {}
+    for chunk in _chunks(keys, _CHUNK):
+        rows = conn.exec_driver_sql(sql.select_keys(len(chunk)), tuple(chunk))
+        found.update({key: (sql.entry_id(eid), digest) for key, eid, digest in rows})
+    return found
+
+
+def _replay_or_refuse(
+    p: _Prepared, hit: tuple[uuid.UUID, str | None], results: dict[int, PostResult]
+) -> None:
+    if hit[1] != p.request_hash:
+        raise IdempotencyConflict(
+            f"idempotency key {p.entry.idempotency_key!r} was first used for a different "
+            f"entry ({hit[0]}); use a new key for a new entry",
+            idempotency_key=p.entry.idempotency_key,
+            **p.where,
+        )
+    results[p.index] = PostResult(hit[0], False, p.entry.idempotency_key)
+
+
 def _skip_already_posted(
-    session: Session, prepared: list[_Prepared], results: dict[int, PostResult]
+    conn: Connection, sql: DriverSql, prepared: list[_Prepared], results: dict[int, PostResult]
 ) -> list[_Prepared]:
     keyed = [p for p in prepared if p.entry.idempotency_key is not None]
     if not keyed:
@@ -329,33 +436,41 @@ def _skip_already_posted(
                 **p.where,
             )
         seen[key] = p.index
-    existing: dict[str, tuple[uuid.UUID, str]] = {}
-    for chunk in _chunks(list(seen), _CHUNK):
-        rows = session.execute(
-            select(entry_t.c.idempotency_key, entry_t.c.id, entry_t.c.request_hash).where(
-                entry_t.c.idempotency_key.in_(chunk)
-            )
-        )
-        existing.update({key: (eid, digest) for key, eid, digest in rows})
+    existing = _existing_keys(conn, sql, list(seen))
     fresh = []
     for p in prepared:
         hit = existing.get(p.entry.idempotency_key) if p.entry.idempotency_key else None
         if hit is None:
             fresh.append(p)
-        elif hit[1] != p.request_hash:
-            raise IdempotencyConflict(
-                f"idempotency key {p.entry.idempotency_key!r} was first used for a different "
-                f"entry ({hit[0]}); use a new key for a new entry",
-                idempotency_key=p.entry.idempotency_key,
-                **p.where,
-            )
         else:
-            results[p.index] = PostResult(hit[0], False, p.entry.idempotency_key)
+            _replay_or_refuse(p, hit, results)
     return fresh
 
 
+def _insert_entries(conn: Connection, sql: DriverSql, new: list[_Prepared], actor: str) -> None:
+    if not new:
+        return
+    now = sql.timestamp(utcnow())
+    # Inserted in key order: two batches sharing keys then wait on the unique
+    # index in one order and cannot deadlock on it. A key taken meanwhile by
+    # another writer fails the insert, and the unit of work runs again.
+    ordered = sorted(new, key=lambda p: p.entry.idempotency_key or "")
+    conn.exec_driver_sql(sql.insert_entry, [_entry_row(sql, p, now, actor) for p in ordered])
+
+
+def _insert_postings(conn: Connection, sql: DriverSql, new: list[_Prepared]) -> None:
+    rows = []
+    for p in new:
+        entry_id, day = sql.uuid(p.entry_id), sql.date(p.effective_date)
+        rows.extend(
+            (entry_id, line, info.id, info.commodity_id, amount, day)
+            for line, (info, amount) in enumerate(p.lines)
+        )
+    conn.exec_driver_sql(sql.insert_posting, rows)
+
+
 def _move_balances(
-    session: Session, new: list[_Prepared], accounts: dict[str, AccountInfo]
+    conn: Connection, sql: DriverSql, new: list[_Prepared], accounts: dict[str, AccountInfo]
 ) -> None:
     # Net change and the lowest point reached, per account, entry by entry: a
     # stock account must stay >= 0 after every entry, not just at the end.
@@ -367,12 +482,12 @@ def _move_balances(
             lowest[account_id] = min(lowest[account_id], total[account_id])
     # Sorted account order: concurrent writers take row locks in one order.
     rows = sorted((a, total[a], lowest[a]) for a in total)
-    updated = set(_update_from_values(session, _guarded_balance_update, rows))
+    updated = set(_update_from_values(conn, sql, _guarded_balance_update, rows))
     if len(updated) == len(rows):
         return
     refused = next(r for r in rows if r[0] not in updated)
     code = next(i.code for i in accounts.values() if i.id == refused[0])
-    available = session.execute(
+    available = conn.execute(
         select(account_t.c.balance).where(account_t.c.id == refused[0])
     ).scalar_one()
     running, culprit = 0, new[0]
@@ -391,49 +506,7 @@ def _move_balances(
     )
 
 
-def _insert_journal(
-    session: Session, new: list[_Prepared], accounts: dict[str, AccountInfo], actor: str
-) -> None:
-    now = utcnow()
-    # Inserted in key order: two batches sharing keys then wait on the unique
-    # index in one order and cannot deadlock on it.
-    ordered = sorted(new, key=lambda p: p.entry.idempotency_key or "")
-    session.execute(
-        insert(entry_t),
-        [
-            {
-                "id": p.entry_id,
-                "kind": p.entry.kind,
-                "effective_date": p.effective_date,
-                "created_at": now,
-                "actor": actor,
-                "idempotency_key": p.entry.idempotency_key,
-                "request_hash": p.request_hash,
-                "memo": p.entry.memo,
-                "refs": p.entry.refs,
-                "reverses_entry_id": p.reverses,
-            }
-            for p in ordered
-        ],
-    )
-    postings: list[dict[str, Any]] = []
-    for p in new:
-        for line, posting in enumerate(p.entry.postings):
-            info = accounts[posting.account]
-            postings.append(
-                {
-                    "entry_id": p.entry_id,
-                    "line_no": line,
-                    "account_id": info.id,
-                    "commodity_id": info.commodity_id,
-                    "amount": posting.amount,
-                    "effective_date": p.effective_date,
-                }
-            )
-    session.execute(insert(posting_t), postings)
-
-
-def _move_serials(session: Session, new: list[_Prepared]) -> None:
+def _move_serials(session: Session, sql: DriverSql, new: list[_Prepared]) -> None:
     moves = [(p, serial, move) for p in new for serial, move in p.moves.items()]
     if not moves:
         return
@@ -492,7 +565,7 @@ def _move_serials(session: Session, new: list[_Prepared]) -> None:
     # One guarded statement: each serial moves only if still where we found it
     # (another clerk may have moved it since the read above).
     rows = sorted((s, first_source[s], at[s]) for s in at)
-    moved = _update_from_values(session, _guarded_serial_move, rows)
+    moved = _update_from_values(session.connection(), sql, _guarded_serial_move, rows)
     if len(moved) != len(rows):
         raise RetryableConflict("a serial was moved by another writer meanwhile")
     session.execute(
@@ -510,31 +583,26 @@ def _move_serials(session: Session, new: list[_Prepared]) -> None:
 
 
 def _update_from_values(
-    session: Session, statement: Callable[[int], TextClause], rows: Sequence[tuple]
+    conn: Connection,
+    sql: DriverSql,
+    statement: Callable[[DriverSql, int], str],
+    rows: Sequence[tuple],
 ) -> list:
     """Run a guarded UPDATE fed by a VALUES list of 3-tuples, a chunk at a time;
     return what it RETURNS (the rows that passed the guard)."""
     passed: list = []
     for chunk in _chunks(rows, _CHUNK):
-        params = {
-            f"{c}{n}": value
-            for n, row in enumerate(chunk)
-            for c, value in zip("abc", row, strict=True)
-        }
-        passed += session.execute(statement(len(chunk)), params).scalars()
+        params = tuple(value for row in chunk for value in row)
+        passed += conn.exec_driver_sql(statement(sql, len(chunk)), params).scalars()
     return passed
 
 
-def _values(rows: int) -> str:
-    return ", ".join(f"(:a{n}, :b{n}, :c{n})" for n in range(rows))
-
-
 @lru_cache(maxsize=256)
-def _guarded_balance_update(rows: int) -> TextClause:
+def _guarded_balance_update(sql: DriverSql, rows: int) -> str:
     """Move many balances at once; only accounts that stay >= 0 at their lowest
     point (or may go negative) are updated, and their ids returned."""
-    return text(
-        f"WITH v(id, d, low) AS (VALUES {_values(rows)}) "
+    return (
+        f"WITH v(id, d, low) AS (VALUES {sql.values(rows, 3)}) "
         "UPDATE account SET balance = account.balance + v.d FROM v "
         "WHERE account.id = v.id AND (account.allow_negative OR account.balance + v.low >= 0) "
         "RETURNING account.id"
@@ -542,10 +610,10 @@ def _guarded_balance_update(rows: int) -> TextClause:
 
 
 @lru_cache(maxsize=256)
-def _guarded_serial_move(rows: int) -> TextClause:
+def _guarded_serial_move(sql: DriverSql, rows: int) -> str:
     """Move many serials at once, each only if still at its expected source."""
-    return text(
-        f"WITH v(serial, src, dst) AS (VALUES {_values(rows)}) "
+    return (
+        f"WITH v(serial, src, dst) AS (VALUES {sql.values(rows, 3)}) "
         "UPDATE serial_unit SET account_id = v.dst FROM v "
         "WHERE serial_unit.serial = v.serial AND serial_unit.account_id = v.src "
         "RETURNING serial_unit.serial"
