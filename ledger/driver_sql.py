@@ -51,6 +51,10 @@ class DriverSql:
     def of(conn: Connection) -> DriverSql:
         return _for_dialect(conn.dialect.name)
 
+    @staticmethod
+    def of_dialect(name: str) -> DriverSql:
+        return _for_dialect(name)
+
     # ------------------------------------------------------------------ values
 
     def uuid(self, value: uuid.UUID | None) -> Any:
