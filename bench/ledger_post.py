@@ -54,7 +54,7 @@ from sqlalchemy.exc import OperationalError
 from ledger import masterdata as md
 from ledger import queries
 from ledger.db import Database, make_engine, normalize_url
-from ledger.driver_sql import DriverSql
+from ledger.driver_sql import ENTRY_COLUMNS, POSTING_COLUMNS, DriverSql
 from ledger.journal import EntryIn, PostingIn, post_entries, resolve_accounts
 from ledger.migrate import upgrade
 from ledger.models import Account, entry_t, posting_t
@@ -214,8 +214,21 @@ def prefill_history(engine: Engine, postings: int) -> None:
             lines.append((eid, 0, src, commodity[src], -qty, day))
             lines.append((eid, 1, dst, commodity[dst], qty, day))
         with engine.begin() as conn:
-            conn.exec_driver_sql(sql.insert_entry, entries)
-            conn.exec_driver_sql(sql.insert_posting, lines)
+            if sql.sqlite:
+                conn.exec_driver_sql(sql.insert_entry, entries)
+                conn.exec_driver_sql(sql.insert_posting, lines)
+            else:
+                # COPY, without the foreign-key triggers for this transaction
+                # (the rows are consistent by construction): minutes faster.
+                conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+                cursor = conn.connection.driver_connection.cursor()
+                for table, columns, rows in (
+                    ("journal_entry", ENTRY_COLUMNS, entries),
+                    ("posting", POSTING_COLUMNS, lines),
+                ):
+                    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                        for row in rows:
+                            copy.write_row(row)
     with engine.begin() as conn:
         conn.exec_driver_sql(
             "UPDATE account SET balance = "
@@ -421,7 +434,8 @@ def count_rows(engine: Engine) -> dict[str, int]:
 class Reads:
     account: str
     history: int  # postings of the account
-    balance_us: float  # `queries.balance`: the stored balance, a primary-key read
+    query_us: float  # `queries.balance`, as the API reads it: the account by code, with names
+    pk_us: float  # the stored balance alone, by primary key
     sum_us: float  # summing the account's postings
 
 
@@ -434,16 +448,18 @@ def time_reads(db: Database, code: str, repeat: int = 50) -> Reads:
             select(func.count()).where(posting_t.c.account_id == account_id)
         ).scalar_one()
         assert s.execute(summed).scalar_one() == queries.balance(s, SYSTEM, code)["balance"]
+        stored = select(Account.balance).where(Account.id == account_id)
         timings = {}
         for label, read in (
-            ("balance", lambda: queries.balance(s, SYSTEM, code)),
+            ("query", lambda: queries.balance(s, SYSTEM, code)),
+            ("pk", lambda: s.execute(stored).scalar_one()),
             ("sum", lambda: s.execute(summed).scalar_one()),
         ):
             start = time.perf_counter()
             for _ in range(repeat):
                 read()
             timings[label] = (time.perf_counter() - start) / repeat * 1e6
-    return Reads(code, history, timings["balance"], timings["sum"])
+    return Reads(code, history, timings["query"], timings["pk"], timings["sum"])
 
 
 def run_backend(backend: str, args, say: Callable[..., None]) -> tuple[list[Result], dict]:
@@ -595,12 +611,17 @@ def main(argv: list[str] | None = None) -> int:
         )
     console.print(table)
     reads = Table(title="Reading a balance: stored (primary key) vs summing the history")
-    for col in ("backend", "account", "postings", "balance read µs", "sum of history µs"):
+    for col in ("backend", "account", "postings", "balance query µs", "by id µs", "sum µs"):
         reads.add_column(col, justify="left" if col in ("backend", "account") else "right")
     for backend, t in all_totals.items():
         for r in t["reads"]:
             reads.add_row(
-                backend, r.account, f"{r.history:,}", f"{r.balance_us:,.0f}", f"{r.sum_us:,.0f}"
+                backend,
+                r.account,
+                f"{r.history:,}",
+                f"{r.query_us:,.0f}",
+                f"{r.pk_us:,.0f}",
+                f"{r.sum_us:,.0f}",
             )
     console.print(reads)
     for backend, t in all_totals.items():

@@ -12,18 +12,18 @@ the rows back through the types to prove it):
 - `Date`: ISO text on SQLite, a `date` for psycopg;
 - `UTCDateTime`: naive UTC wall-clock text on SQLite (what SQLAlchemy's SQLite
   `DateTime` stores), an aware datetime for psycopg;
-- `JSON`: `json.dumps` text on both.
+- `JSON`: JSON text on both.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
+import pydantic_core
 from sqlalchemy import Connection
 
 ENTRY_COLUMNS = (
@@ -75,7 +75,9 @@ class DriverSql:
 
     @staticmethod
     def json(value: Any) -> str:
-        return json.dumps(value)
+        # pydantic-core's encoder: the same JSON as json.dumps, compact, and
+        # several times faster on the small documents entries carry.
+        return pydantic_core.to_json(value).decode()
 
     # ------------------------------------------------------------------ statements
 

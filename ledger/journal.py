@@ -57,6 +57,8 @@ from ledger.types import utcnow, uuid7
 MAX_AMOUNT = 10**15  # far above any real quantity or fen amount; sums stay in BIGINT
 _CHUNK = 2000  # rows per set-based statement (SQLite allows 32,766 parameters)
 
+_NOT_HASHED = {"idempotency_key"}
+
 Serial = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._/-]+$")]
 
 
@@ -103,8 +105,9 @@ class EntryIn(BaseModel):
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
 
     def request_hash(self) -> str:
-        body = self.model_dump_json(exclude={"idempotency_key"})
-        return hashlib.sha256(body.encode()).hexdigest()
+        """sha-256 of the body as JSON (the key excluded): what a retry must repeat."""
+        body = self.__pydantic_serializer__.to_json(self, exclude=_NOT_HASHED)
+        return hashlib.sha256(body).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

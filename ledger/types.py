@@ -39,15 +39,17 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_UUID7_RANDOM = ((1 << 80) - 1) & ~(0xF << 76) & ~(0x3 << 62)  # leaves version and variant
+_UUID7_MARKS = 0x7 << 76 | 0x2 << 62  # version 7, RFC 4122 variant
+
+
 def uuid7() -> uuid.UUID:
-    """A time-ordered UUID (RFC 9562 version 7).
+    """A time-ordered UUID (RFC 9562 version 7): 48 bits of Unix milliseconds,
+    then random bits.
 
     Time-ordered keys keep inserts at the right edge of the primary-key index,
     which measured about 50 % faster than random UUIDv4 keys on a large table.
     """
-    ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms & ((1 << 48) - 1)) << 80 | rand & ((1 << 80) - 1)
-    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
-    return uuid.UUID(int=value)
+    ms = time.time_ns() // 1_000_000 & ((1 << 48) - 1)
+    rand = int.from_bytes(os.urandom(10), "big") & _UUID7_RANDOM
+    return uuid.UUID(int=ms << 80 | rand | _UUID7_MARKS)
