@@ -18,9 +18,10 @@ the rows back through the types to prove it):
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import cache
+from functools import cache, cached_property, lru_cache
 from typing import Any
 
 import pydantic_core
@@ -39,6 +40,7 @@ ENTRY_COLUMNS = (
     "reverses_entry_id",
 )
 POSTING_COLUMNS = ("entry_id", "line_no", "account_id", "commodity_id", "amount", "effective_date")
+SQLITE_CHUNK = 2000  # rows per statement: SQLite allows 32,766 parameters
 
 
 @dataclass(frozen=True)
@@ -86,35 +88,63 @@ class DriverSql:
         mark = "?" if self.sqlite else "%s"
         return "(" + ", ".join([mark] * count) + ")"
 
-    def values(self, rows: int, width: int) -> str:
-        """Placeholders for a VALUES list of `rows` rows."""
-        row = self.marks(width)
-        return ", ".join([row] * rows)
-
-    @property
+    @cached_property
     def insert_entry(self) -> str:
         return _insert("journal_entry", ENTRY_COLUMNS, self.marks(len(ENTRY_COLUMNS)))
 
-    @property
+    @cached_property
     def claim_entry(self) -> str:
         """Insert one entry unless its idempotency key is taken; RETURNING says
         which happened (a row: inserted; none: the key was already used)."""
         return self.insert_entry + " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
 
-    @property
+    @cached_property
     def insert_posting(self) -> str:
         return _insert("posting", POSTING_COLUMNS, self.marks(len(POSTING_COLUMNS)))
 
-    def select_keys(self, count: int) -> str:
-        mark = "?" if self.sqlite else "%s"
-        return (
-            "SELECT idempotency_key, id, request_hash FROM journal_entry "
-            f"WHERE idempotency_key IN ({', '.join([mark] * count)})"
-        )
+    def select_keys(self, keys: Sequence[str]) -> Iterator[tuple[str, tuple]]:
+        """(statement, parameters) finding the entries posted under `keys`."""
+        head = "SELECT idempotency_key, id, request_hash FROM journal_entry WHERE idempotency_key"
+        if not self.sqlite:
+            yield f"{head} = ANY(%s::text[])", (list(keys),)
+            return
+        for start in range(0, len(keys), SQLITE_CHUNK):
+            chunk = tuple(keys[start : start + SQLITE_CHUNK])
+            yield f"{head} IN ({', '.join('?' * len(chunk))})", chunk
+
+    def table_of(
+        self, types: tuple[str, ...], rows: Sequence[tuple]
+    ) -> Iterator[tuple[str, tuple]]:
+        """`rows` as a table expression for a CTE, with its parameters.
+
+        PostgreSQL gets one array per column (`unnest`): three parameters
+        however many rows, which parses and binds in half the time of a VALUES
+        list. SQLite gets a VALUES list, in chunks within its parameter limit.
+        `types` are the PostgreSQL element types of the columns.
+        """
+        if not rows:
+            return
+        if not self.sqlite:
+            arrays = ", ".join(f"%s::{t}[]" for t in types)
+            yield (
+                f"SELECT * FROM unnest({arrays})",
+                tuple(list(col) for col in zip(*rows, strict=True)),
+            )
+            return
+        for start in range(0, len(rows), SQLITE_CHUNK):
+            chunk = rows[start : start + SQLITE_CHUNK]
+            params = tuple(value for row in chunk for value in row)
+            yield "VALUES " + _sqlite_values(len(chunk), len(types)), params
 
     def entry_id(self, value: Any) -> uuid.UUID:
         """An entry id as read back with driver SQL."""
         return uuid.UUID(hex=value) if isinstance(value, str) else value
+
+
+@lru_cache(maxsize=512)
+def _sqlite_values(rows: int, width: int) -> str:
+    row = "(" + ", ".join("?" * width) + ")"
+    return ", ".join([row] * rows)
 
 
 def _insert(table: str, columns: tuple[str, ...], marks: str) -> str:

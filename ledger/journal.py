@@ -24,10 +24,9 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -404,8 +403,8 @@ def _existing_keys(
     conn: Connection, sql: DriverSql, keys: Sequence[str]
 ) -> dict[str, tuple[uuid.UUID, str | None]]:
     found: dict[str, tuple[uuid.UUID, str | None]] = {}
-    for chunk in _chunks(keys, _CHUNK):
-        rows = conn.exec_driver_sql(sql.select_keys(len(chunk)), tuple(chunk))
+    for statement, params in sql.select_keys(keys):
+        rows = conn.exec_driver_sql(statement, params)
         found.update({key: (sql.entry_id(eid), digest) for key, eid, digest in rows})
     return found
 
@@ -485,7 +484,7 @@ def _move_balances(
             lowest[account_id] = min(lowest[account_id], total[account_id])
     # Sorted account order: concurrent writers take row locks in one order.
     rows = sorted((a, total[a], lowest[a]) for a in total)
-    updated = set(_update_from_values(conn, sql, _guarded_balance_update, rows))
+    updated = set(_update_returning(conn, sql, _GUARDED_BALANCE_UPDATE, _BALANCE_TYPES, rows))
     if len(updated) == len(rows):
         return
     refused = next(r for r in rows if r[0] not in updated)
@@ -568,7 +567,7 @@ def _move_serials(session: Session, sql: DriverSql, new: list[_Prepared]) -> Non
     # One guarded statement: each serial moves only if still where we found it
     # (another clerk may have moved it since the read above).
     rows = sorted((s, first_source[s], at[s]) for s in at)
-    moved = _update_from_values(session.connection(), sql, _guarded_serial_move, rows)
+    moved = _update_returning(session.connection(), sql, _GUARDED_SERIAL_MOVE, _SERIAL_TYPES, rows)
     if len(moved) != len(rows):
         raise RetryableConflict("a serial was moved by another writer meanwhile")
     session.execute(
@@ -585,42 +584,35 @@ def _move_serials(session: Session, sql: DriverSql, new: list[_Prepared]) -> Non
     )
 
 
-def _update_from_values(
-    conn: Connection,
-    sql: DriverSql,
-    statement: Callable[[DriverSql, int], str],
-    rows: Sequence[tuple],
+def _update_returning(
+    conn: Connection, sql: DriverSql, statement: str, types: tuple[str, ...], rows: Sequence[tuple]
 ) -> list:
-    """Run a guarded UPDATE fed by a VALUES list of 3-tuples, a chunk at a time;
-    return what it RETURNS (the rows that passed the guard)."""
+    """Run a guarded UPDATE fed by `rows` (the CTE `v`); return what it RETURNS:
+    the rows that passed the guard."""
     passed: list = []
-    for chunk in _chunks(rows, _CHUNK):
-        params = tuple(value for row in chunk for value in row)
-        passed += conn.exec_driver_sql(statement(sql, len(chunk)), params).scalars()
+    for table, params in sql.table_of(types, rows):
+        passed += conn.exec_driver_sql(statement.format(table=table), params).scalars()
     return passed
 
 
-@lru_cache(maxsize=256)
-def _guarded_balance_update(sql: DriverSql, rows: int) -> str:
-    """Move many balances at once; only accounts that stay >= 0 at their lowest
-    point (or may go negative) are updated, and their ids returned."""
-    return (
-        f"WITH v(id, d, low) AS (VALUES {sql.values(rows, 3)}) "
-        "UPDATE account SET balance = account.balance + v.d FROM v "
-        "WHERE account.id = v.id AND (account.allow_negative OR account.balance + v.low >= 0) "
-        "RETURNING account.id"
-    )
+# Move many balances at once; only accounts that stay >= 0 at their lowest
+# point (or may go negative) are updated, and their ids returned.
+_GUARDED_BALANCE_UPDATE = (
+    "WITH v(id, d, low) AS ({table}) "
+    "UPDATE account SET balance = account.balance + v.d FROM v "
+    "WHERE account.id = v.id AND (account.allow_negative OR account.balance + v.low >= 0) "
+    "RETURNING account.id"
+)
+_BALANCE_TYPES = ("bigint", "bigint", "bigint")
 
-
-@lru_cache(maxsize=256)
-def _guarded_serial_move(sql: DriverSql, rows: int) -> str:
-    """Move many serials at once, each only if still at its expected source."""
-    return (
-        f"WITH v(serial, src, dst) AS (VALUES {sql.values(rows, 3)}) "
-        "UPDATE serial_unit SET account_id = v.dst FROM v "
-        "WHERE serial_unit.serial = v.serial AND serial_unit.account_id = v.src "
-        "RETURNING serial_unit.serial"
-    )
+# Move many serials at once, each only if still at its expected source.
+_GUARDED_SERIAL_MOVE = (
+    "WITH v(serial, src, dst) AS ({table}) "
+    "UPDATE serial_unit SET account_id = v.dst FROM v "
+    "WHERE serial_unit.serial = v.serial AND serial_unit.account_id = v.src "
+    "RETURNING serial_unit.serial"
+)
+_SERIAL_TYPES = ("text", "bigint", "bigint")
 
 
 def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
