@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
-from ledger.driver_sql import DriverSql
+from ledger.driver_sql import ENTRY_COLUMNS, DriverSql
 from ledger.errors import (
     IdempotencyConflict,
     InsufficientBalance,
@@ -212,14 +212,18 @@ def post_entries(
     if batch:
         new = _skip_already_posted(conn, sql, prepared, results)
         _insert_entries(conn, sql, new, actor)
-    else:
-        # A clerk's request: claiming the key and inserting the entry is one
-        # statement, one round trip fewer than looking the key up first.
-        new = _claim_and_insert_entry(conn, sql, prepared[0], actor, results)
-    if new:
         _move_balances(conn, sql, new, accounts)
         _insert_postings(conn, sql, new)
-        _move_serials(session, sql, new)
+    elif sql.sqlite:
+        # A clerk's request: claiming the key and inserting the entry is one
+        # statement, one fewer than looking the key up first.
+        new = _claim_and_insert_entry(conn, sql, prepared[0], actor, results)
+        _move_balances(conn, sql, new, accounts)
+        _insert_postings(conn, sql, new)
+    else:
+        # On PostgreSQL a clerk's request is one round trip (and the commit).
+        new = _post_one_statement(conn, sql, prepared[0], actor, accounts, results)
+    _move_serials(session, sql, new)
     for p in new:
         results[p.index] = PostResult(p.entry_id, True, p.entry.idempotency_key)
     return [results[i] for i in range(len(entries))]
@@ -399,6 +403,59 @@ def _claim_and_insert_entry(
     return []
 
 
+def _post_one_statement(
+    conn: Connection,
+    sql: DriverSql,
+    p: _Prepared,
+    actor: str,
+    accounts: dict[str, AccountInfo],
+    results: dict[int, PostResult],
+) -> list[_Prepared]:
+    """Claim the key, insert the entry, move the guarded balances and insert
+    the postings in one PostgreSQL statement (data-modifying CTEs); return
+    [p] if posted. If the key was used, nothing else happens; if a balance
+    is refused, the error rolls the whole transaction back."""
+    changes = _balance_changes([p])
+    postings = [
+        (line, info.id, info.commodity_id, amount) for line, (info, amount) in enumerate(p.lines)
+    ]
+    params = (
+        *_entry_row(sql, p, sql.timestamp(utcnow()), actor),
+        *(list(col) for col in zip(*changes, strict=True)),
+        p.effective_date,
+        *(list(col) for col in zip(*postings, strict=True)),
+    )
+    entry_id, updated = conn.exec_driver_sql(_ONE_ENTRY_PG, params).one()
+    if entry_id is None:
+        key = p.entry.idempotency_key
+        assert key is not None  # only a key can conflict
+        _replay_or_refuse(p, _existing_keys(conn, sql, [key])[key], results)
+        return []
+    _refuse_if_short(conn, changes, set(updated), [p], accounts)
+    return [p]
+
+
+# Each part only acts if the entry was inserted (joined with `e`); postings
+# are inserted whatever the guard says, since a refusal rolls everything back.
+_ONE_ENTRY_PG = (
+    "WITH e AS ("
+    f"INSERT INTO journal_entry ({', '.join(ENTRY_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(ENTRY_COLUMNS))}) "
+    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+    "), moved AS ("
+    "UPDATE account SET balance = account.balance + v.d "
+    "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, d, low), e "
+    "WHERE account.id = v.id AND (account.allow_negative OR account.balance + v.low >= 0) "
+    "RETURNING account.id"
+    "), lines AS ("
+    "INSERT INTO posting (entry_id, line_no, account_id, commodity_id, amount, effective_date) "
+    "SELECT e.id, l.line_no, l.account_id, l.commodity_id, l.amount, %s::date "
+    "FROM e, unnest(%s::smallint[], %s::bigint[], %s::bigint[], %s::bigint[]) "
+    "AS l(line_no, account_id, commodity_id, amount)"
+    ") SELECT (SELECT id FROM e), ARRAY(SELECT id FROM moved)"
+)
+
+
 def _existing_keys(
     conn: Connection, sql: DriverSql, keys: Sequence[str]
 ) -> dict[str, tuple[uuid.UUID, str | None]]:
@@ -461,6 +518,8 @@ def _insert_entries(conn: Connection, sql: DriverSql, new: list[_Prepared], acto
 
 
 def _insert_postings(conn: Connection, sql: DriverSql, new: list[_Prepared]) -> None:
+    if not new:
+        return
     rows = []
     for p in new:
         entry_id, day = sql.uuid(p.entry_id), sql.date(p.effective_date)
@@ -471,29 +530,49 @@ def _insert_postings(conn: Connection, sql: DriverSql, new: list[_Prepared]) -> 
     conn.exec_driver_sql(sql.insert_posting, rows)
 
 
-def _move_balances(
-    conn: Connection, sql: DriverSql, new: list[_Prepared], accounts: dict[str, AccountInfo]
-) -> None:
-    # Net change and the lowest point reached, per account, entry by entry: a
-    # stock account must stay >= 0 after every entry, not just at the end.
+def _balance_changes(new: list[_Prepared]) -> list[tuple[int, int, int]]:
+    """(account id, net change, lowest point) per account, in account order.
+
+    The lowest point is reached entry by entry: a stock account must stay
+    >= 0 after every entry of a batch, not just at its end. Sorted, so that
+    concurrent writers take row locks in one order."""
     total: dict[int, int] = defaultdict(int)
     lowest: dict[int, int] = defaultdict(int)
     for p in new:
         for account_id, amount in p.net.items():
             total[account_id] += amount
             lowest[account_id] = min(lowest[account_id], total[account_id])
-    # Sorted account order: concurrent writers take row locks in one order.
-    rows = sorted((a, total[a], lowest[a]) for a in total)
-    updated = set(_update_returning(conn, sql, _GUARDED_BALANCE_UPDATE, _BALANCE_TYPES, rows))
-    if len(updated) == len(rows):
+    return sorted((a, total[a], lowest[a]) for a in total)
+
+
+def _move_balances(
+    conn: Connection, sql: DriverSql, new: list[_Prepared], accounts: dict[str, AccountInfo]
+) -> None:
+    if not new:
         return
-    refused = next(r for r in rows if r[0] not in updated)
+    changes = _balance_changes(new)
+    updated = set(_update_returning(conn, sql, _GUARDED_BALANCE_UPDATE, _BALANCE_TYPES, changes))
+    _refuse_if_short(conn, changes, updated, new, accounts)
+
+
+def _refuse_if_short(
+    conn: Connection,
+    changes: list[tuple[int, int, int]],
+    updated: set[int],
+    new: list[_Prepared],
+    accounts: dict[str, AccountInfo],
+) -> None:
+    """Raise for the first account the guard refused, naming the entry at
+    which it would dip below zero."""
+    if len(updated) == len(changes):
+        return
+    refused = next(r for r in changes if r[0] not in updated)
     code = next(i.code for i in accounts.values() if i.id == refused[0])
     available = conn.execute(
         select(account_t.c.balance).where(account_t.c.id == refused[0])
     ).scalar_one()
     running, culprit = 0, new[0]
-    for p in new:  # the entry at which the account would dip below zero
+    for p in new:
         running += p.net.get(refused[0], 0)
         if available + running < 0:
             culprit = p
