@@ -51,7 +51,7 @@ from ledger.models import (
     serial_move_t,
     serial_t,
 )
-from ledger.types import utcnow, uuid7
+from ledger.types import utcnow, uuid7_many
 
 MAX_AMOUNT = 10**15  # far above any real quantity or fen amount; sums stay in BIGINT
 _CHUNK = 2000  # rows per set-based statement (SQLite allows 32,766 parameters)
@@ -201,8 +201,9 @@ def post_entries(
     today = utcnow().date()
     accounts = resolve_accounts(session, (p.account for e in entries for p in e.postings))
     batch = len(entries) > 1
+    ids = uuid7_many(len(entries))
     prepared = [
-        _prepare(i, e, accounts, today, reverses[i] if reverses else None, batch)
+        _prepare(i, e, ids[i], accounts, today, reverses[i] if reverses else None, batch)
         for i, e in enumerate(entries)
     ]
 
@@ -236,6 +237,7 @@ def post_entry(session: Session, entry: EntryIn, *, actor: str) -> PostResult:
 def _prepare(
     index: int,
     entry: EntryIn,
+    entry_id: uuid.UUID,
     accounts: dict[str, AccountInfo],
     today: date,
     reverses: uuid.UUID | None,
@@ -250,18 +252,18 @@ def _prepare(
     for posting in entry.postings:
         info = accounts.get(posting.account)
         if info is None or info.serialized or posting.serials:
-            return _prepare_checked(index, entry, accounts, today, reverses, batch)
+            return _prepare_checked(index, entry, entry_id, accounts, today, reverses, batch)
         amount = posting.amount
         lines.append((info, amount))
         net[info.id] = net.get(info.id, 0) + amount
         by_commodity[info.commodity_id] = by_commodity.get(info.commodity_id, 0) + amount
     if any(by_commodity.values()):
-        return _prepare_checked(index, entry, accounts, today, reverses, batch)
+        return _prepare_checked(index, entry, entry_id, accounts, today, reverses, batch)
     return _Prepared(
         index=index,
         where={"entry": index} if batch else {},
         entry=entry,
-        entry_id=uuid7(),
+        entry_id=entry_id,
         effective_date=entry.effective_date or today,
         # Only a keyed entry is ever compared with a retry.
         request_hash=entry.request_hash() if entry.idempotency_key else None,
@@ -275,6 +277,7 @@ def _prepare(
 def _prepare_checked(
     index: int,
     entry: EntryIn,
+    entry_id: uuid.UUID,
     accounts: dict[str, AccountInfo],
     today: date,
     reverses: uuid.UUID | None,
@@ -361,7 +364,7 @@ def _prepare_checked(
         index=index,
         where=where,
         entry=entry,
-        entry_id=uuid7(),
+        entry_id=entry_id,
         effective_date=entry.effective_date or today,
         request_hash=entry.request_hash() if entry.idempotency_key else None,
         lines=lines,

@@ -50,6 +50,16 @@ def uuid7() -> uuid.UUID:
     Time-ordered keys keep inserts at the right edge of the primary-key index,
     which measured about 50 % faster than random UUIDv4 keys on a large table.
     """
-    ms = time.time_ns() // 1_000_000 & ((1 << 48) - 1)
-    rand = int.from_bytes(os.urandom(10), "big") & _UUID7_RANDOM
-    return uuid.UUID(int=ms << 80 | rand | _UUID7_MARKS)
+    return uuid7_many(1)[0]
+
+
+def uuid7_many(count: int) -> list[uuid.UUID]:
+    """`count` UUIDv7s from one clock reading and one read of the system's
+    random source (a thousand-entry import would otherwise make a thousand
+    system calls)."""
+    stamp = (time.time_ns() // 1_000_000 & ((1 << 48) - 1)) << 80 | _UUID7_MARKS
+    random = os.urandom(10 * count)
+    return [
+        uuid.UUID(int=stamp | int.from_bytes(random[i : i + 10], "big") & _UUID7_RANDOM)
+        for i in range(0, 10 * count, 10)
+    ]
