@@ -10,7 +10,8 @@ from api.security import CurrentActor, current_actor
 from ledger.db import Database
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
+    # async: no I/O here, and a sync dependency costs a thread-pool round trip.
     return request.app.state.db
 
 

@@ -38,7 +38,9 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-def current_actor(request: Request, token: Annotated[str, Depends(oauth2_scheme)]) -> Actor:
+async def current_actor(request: Request, token: Annotated[str, Depends(oauth2_scheme)]) -> Actor:
+    # async: checking the signature is under 0.1 ms of CPU, less than handing
+    # it to a worker thread and back on every request costs the event loop.
     try:
         claims = jwt.decode(token, request.app.state.signing_key, algorithms=[_ALGORITHM])
         return Actor(claims["sub"], Role(claims["role"]), claims.get("point"))

@@ -26,7 +26,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -114,6 +114,10 @@ class PostResult:
     entry_id: uuid.UUID
     created: bool  # False: the idempotency key was already used; nothing new posted
     idempotency_key: str | None
+    # Of a new entry (None on a replay): what a caller needs to show it
+    # without reading it back.
+    created_at: datetime | None = None
+    effective_date: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +202,8 @@ def post_entries(
         return []
     conn = session.connection()
     sql = DriverSql.of(conn)
-    today = utcnow().date()
+    now = utcnow()
+    today = now.date()
     accounts = resolve_accounts(session, (p.account for e in entries for p in e.postings))
     batch = len(entries) > 1
     ids = uuid7_many(len(entries))
@@ -212,21 +217,23 @@ def post_entries(
     results: dict[int, PostResult] = {}
     if batch:
         new = _skip_already_posted(conn, sql, prepared, results)
-        _insert_entries(conn, sql, new, actor)
+        _insert_entries(conn, sql, new, actor, now)
         _move_balances(conn, sql, new, accounts)
         _insert_postings(conn, sql, new)
     elif sql.sqlite:
         # A clerk's request: claiming the key and inserting the entry is one
         # statement, one fewer than looking the key up first.
-        new = _claim_and_insert_entry(conn, sql, prepared[0], actor, results)
+        new = _claim_and_insert_entry(conn, sql, prepared[0], actor, now, results)
         _move_balances(conn, sql, new, accounts)
         _insert_postings(conn, sql, new)
     else:
         # On PostgreSQL a clerk's request is one round trip (and the commit).
-        new = _post_one_statement(conn, sql, prepared[0], actor, accounts, results)
+        new = _post_one_statement(conn, sql, prepared[0], actor, now, accounts, results)
     _move_serials(session, sql, new)
     for p in new:
-        results[p.index] = PostResult(p.entry_id, True, p.entry.idempotency_key)
+        results[p.index] = PostResult(
+            p.entry_id, True, p.entry.idempotency_key, now, p.effective_date
+        )
     return [results[i] for i in range(len(entries))]
 
 
@@ -391,12 +398,17 @@ def _entry_row(sql: DriverSql, p: _Prepared, now: Any, actor: str) -> tuple:
 
 
 def _claim_and_insert_entry(
-    conn: Connection, sql: DriverSql, p: _Prepared, actor: str, results: dict[int, PostResult]
+    conn: Connection,
+    sql: DriverSql,
+    p: _Prepared,
+    actor: str,
+    now: datetime,
+    results: dict[int, PostResult],
 ) -> list[_Prepared]:
     """Insert one entry unless its key was used; return [p] if inserted. A
     concurrent writer holding the same key makes the database wait for its
     outcome, so a retry racing the first request still posts once."""
-    row = _entry_row(sql, p, sql.timestamp(utcnow()), actor)
+    row = _entry_row(sql, p, sql.timestamp(now), actor)
     if conn.exec_driver_sql(sql.claim_entry, row).first() is not None:
         return [p]
     key = p.entry.idempotency_key
@@ -411,6 +423,7 @@ def _post_one_statement(
     sql: DriverSql,
     p: _Prepared,
     actor: str,
+    now: datetime,
     accounts: dict[str, AccountInfo],
     results: dict[int, PostResult],
 ) -> list[_Prepared]:
@@ -423,7 +436,7 @@ def _post_one_statement(
         (line, info.id, info.commodity_id, amount) for line, (info, amount) in enumerate(p.lines)
     ]
     params = (
-        *_entry_row(sql, p, sql.timestamp(utcnow()), actor),
+        *_entry_row(sql, p, sql.timestamp(now), actor),
         *(list(col) for col in zip(*changes, strict=True)),
         p.effective_date,
         *(list(col) for col in zip(*postings, strict=True)),
@@ -509,15 +522,17 @@ def _skip_already_posted(
     return fresh
 
 
-def _insert_entries(conn: Connection, sql: DriverSql, new: list[_Prepared], actor: str) -> None:
+def _insert_entries(
+    conn: Connection, sql: DriverSql, new: list[_Prepared], actor: str, now: datetime
+) -> None:
     if not new:
         return
-    now = sql.timestamp(utcnow())
+    stamp = sql.timestamp(now)
     # Inserted in key order: two batches sharing keys then wait on the unique
     # index in one order and cannot deadlock on it. A key taken meanwhile by
     # another writer fails the insert, and the unit of work runs again.
     ordered = sorted(new, key=lambda p: p.entry.idempotency_key or "")
-    conn.exec_driver_sql(sql.insert_entry, [_entry_row(sql, p, now, actor) for p in ordered])
+    conn.exec_driver_sql(sql.insert_entry, [_entry_row(sql, p, stamp, actor) for p in ordered])
 
 
 def _insert_postings(conn: Connection, sql: DriverSql, new: list[_Prepared]) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from ledger.errors import InvalidEntry, NotFound
+from ledger.journal import EntryIn, PostResult, resolve_accounts
 from ledger.models import (
     Account,
     Commodity,
@@ -253,12 +254,7 @@ def get_entry(session: Session, actor: Actor, entry_id: uuid.UUID) -> dict[str, 
         serials[("in", dst)].append(serial)
     postings = []
     for line in lines:
-        # A service point sees its own lines and the brand's, never another point's.
-        if (
-            not actor.sees_everything
-            and line.kind == HolderKind.SERVICE_POINT
-            and line.holder_id != actor.holder_id
-        ):
+        if _hidden(actor, line.kind, line.holder_id):
             continue
         postings.append(
             {
@@ -287,6 +283,53 @@ def get_entry(session: Session, actor: Actor, entry_id: uuid.UUID) -> dict[str, 
         "reversed_by_entry_id": reversed_by,
         "postings": postings,
     }
+
+
+def posted_entry(
+    session: Session, actor: Actor, entry: EntryIn, result: PostResult
+) -> dict[str, Any]:
+    """What `get_entry` would show of an entry this request has just posted,
+    built from the request and the account facts instead of read back (a
+    replay is read back: its first request may have differed in defaults)."""
+    if not result.created:
+        return get_entry(session, actor, result.entry_id)
+    accounts = resolve_accounts(session, {p.account for p in entry.postings})
+    postings = []
+    for line, posting in enumerate(entry.postings):
+        info = accounts[posting.account]
+        if _hidden(actor, info.holder_kind, info.holder_id):
+            continue
+        postings.append(
+            {
+                "line_no": line,
+                "account": info.code,
+                "commodity": info.commodity_code,
+                "amount": posting.amount,
+                "serials": sorted(s if isinstance(s, str) else s.serial for s in posting.serials),
+            }
+        )
+    return {
+        "id": result.entry_id,
+        "kind": entry.kind,
+        "effective_date": result.effective_date,
+        "created_at": result.created_at,
+        "actor": actor.username,
+        "idempotency_key": entry.idempotency_key,
+        "memo": entry.memo,
+        "refs": entry.refs,
+        "reverses_entry_id": None,
+        "reversed_by_entry_id": None,
+        "postings": postings,
+    }
+
+
+def _hidden(actor: Actor, holder_kind: str, holder_id: int) -> bool:
+    """A service point sees its own lines and the brand's, never another point's."""
+    return (
+        not actor.sees_everything
+        and holder_kind == HolderKind.SERVICE_POINT
+        and holder_id != actor.holder_id
+    )
 
 
 def serial_history(session: Session, actor: Actor, serial: str) -> dict[str, Any]:

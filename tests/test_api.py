@@ -225,3 +225,38 @@ def test_admin_opens_accounts_others_may_not(client, db):
     assert created.json()["allow_negative"] is False
     duplicate = client.post("/accounts", json=body, headers=auth(db, Role.ADMIN))
     assert duplicate.status_code == 409
+
+
+def test_a_posted_entry_answers_as_it_reads_back(client, db):
+    """The POST answer is built from the request, not read back: it must say
+    exactly what GET /entries/{id} says, serials, dates and refs included."""
+    stock(db, "HQ:STOCK:X1-LCD", 5)
+    stock(db, "HQ:STOCK:H-X1", 2, serials=["860000000000051", "860000000000052"])
+    clerk = auth(db, Role.WAREHOUSE_CLERK)
+    body = {
+        "kind": "issue",
+        "effective_date": "2026-11-02",
+        "memo": "two screens and a swap unit",
+        "refs": {"requisition": "RQ-2026-000777"},
+        "postings": [
+            {"account": "HQ:STOCK:X1-LCD", "amount": -2},
+            {"account": "SP-0001:STOCK:X1-LCD", "amount": 2},
+            {
+                "account": "HQ:STOCK:H-X1",
+                "amount": -2,
+                "serials": ["860000000000052", "860000000000051"],
+            },
+            {
+                "account": "SP-0001:STOCK:H-X1",
+                "amount": 2,
+                "serials": ["860000000000051", {"serial": "860000000000052"}],
+            },
+        ],
+    }
+    posted = client.post("/entries", json=body, headers={**clerk, "Idempotency-Key": "rq-777"})
+    assert posted.status_code == 201
+    read = client.get(f"/entries/{posted.json()['id']}", headers=clerk)
+    assert posted.json() == read.json()
+    assert read.json()["postings"][2]["serials"] == ["860000000000051", "860000000000052"]
+    replay = client.post("/entries", json=body, headers={**clerk, "Idempotency-Key": "rq-777"})
+    assert replay.status_code == 200 and replay.json() == read.json()

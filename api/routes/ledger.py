@@ -68,7 +68,7 @@ def post_entry(
 
     def work(session):
         result = services.post(session, actor, [entry])[0]
-        return result, queries.get_entry(session, actor, result.entry_id)
+        return result, queries.posted_entry(session, actor, entry, result)
 
     result, view = db.transact(work)
     _replayed(response, result.created)
