@@ -65,14 +65,12 @@ def post_entry(
     entry: EntryIn, actor: CurrentActor, db: DB, response: Response, key: IdempotencyKey = None
 ):
     entry = _with_key(entry, key)
-
-    def work(session):
-        result = services.post(session, actor, [entry])[0]
-        return result, queries.posted_entry(session, actor, entry, result)
-
-    result, view = db.transact(work)
+    result = db.transact(lambda session: services.post(session, actor, [entry])[0])
     _replayed(response, result.created)
-    return view
+    # Shown after the commit, so the balance rows are not held meanwhile; a
+    # new entry is shown from the request and the account cache, no query.
+    with db.reading() as session:
+        return queries.posted_entry(session, actor, entry, result)
 
 
 @router.post(
