@@ -94,9 +94,9 @@ class DriverSql:
 
     @cached_property
     def claim_entry(self) -> str:
-        """Insert one entry unless its idempotency key is taken; RETURNING says
-        which happened (a row: inserted; none: the key was already used)."""
-        return self.insert_entry + " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+        """Insert an entry unless its idempotency key is taken (the row count
+        says how many went in)."""
+        return self.insert_entry + " ON CONFLICT (idempotency_key) DO NOTHING"
 
     @cached_property
     def insert_posting(self) -> str:

@@ -215,15 +215,8 @@ def post_entries(
     # Idempotency keys first, then balances: every writer takes its locks in
     # that order (keys, then accounts by id), so two writers cannot deadlock.
     results: dict[int, PostResult] = {}
-    if batch:
-        new = _skip_already_posted(conn, sql, prepared, results)
-        _insert_entries(conn, sql, new, actor, now)
-        _move_balances(conn, sql, new, accounts)
-        _insert_postings(conn, sql, new)
-    elif sql.sqlite:
-        # A clerk's request: claiming the key and inserting the entry is one
-        # statement, one fewer than looking the key up first.
-        new = _claim_and_insert_entry(conn, sql, prepared[0], actor, now, results)
+    if batch or sql.sqlite:
+        new = _claim_entries(conn, sql, prepared, actor, now, results)
         _move_balances(conn, sql, new, accounts)
         _insert_postings(conn, sql, new)
     else:
@@ -397,27 +390,6 @@ def _entry_row(sql: DriverSql, p: _Prepared, now: Any, actor: str) -> tuple:
     )
 
 
-def _claim_and_insert_entry(
-    conn: Connection,
-    sql: DriverSql,
-    p: _Prepared,
-    actor: str,
-    now: datetime,
-    results: dict[int, PostResult],
-) -> list[_Prepared]:
-    """Insert one entry unless its key was used; return [p] if inserted. A
-    concurrent writer holding the same key makes the database wait for its
-    outcome, so a retry racing the first request still posts once."""
-    row = _entry_row(sql, p, sql.timestamp(now), actor)
-    if conn.exec_driver_sql(sql.claim_entry, row).first() is not None:
-        return [p]
-    key = p.entry.idempotency_key
-    assert key is not None  # only a key can conflict
-    existing = _existing_keys(conn, sql, [key])
-    _replay_or_refuse(p, existing[key], results)
-    return []
-
-
 def _post_one_statement(
     conn: Connection,
     sql: DriverSql,
@@ -495,15 +467,28 @@ def _replay_or_refuse(
     results[p.index] = PostResult(hit[0], False, p.entry.idempotency_key)
 
 
-def _skip_already_posted(
-    conn: Connection, sql: DriverSql, prepared: list[_Prepared], results: dict[int, PostResult]
+def _claim_entries(
+    conn: Connection,
+    sql: DriverSql,
+    prepared: list[_Prepared],
+    actor: str,
+    now: datetime,
+    results: dict[int, PostResult],
 ) -> list[_Prepared]:
-    keyed = [p for p in prepared if p.entry.idempotency_key is not None]
-    if not keyed:
-        return prepared
+    """Insert the entries whose idempotency key is still free and return them;
+    the others are replays (or conflicts, refused).
+
+    The unique index on the key does the look-up as part of the insert
+    (`ON CONFLICT DO NOTHING`); only when fewer rows went in than were sent
+    are the keys read back, to tell the replays apart. A writer holding one
+    of the keys in an open transaction makes this one wait for its outcome,
+    so a retry racing its first request still posts once.
+    """
     seen: dict[str, int] = {}
-    for p in keyed:
+    for p in prepared:
         key = p.entry.idempotency_key
+        if key is None:
+            continue
         if key in seen:
             raise InvalidEntry(
                 f"idempotency key {key!r} is used by entries {seen[key]} and {p.index} "
@@ -511,28 +496,23 @@ def _skip_already_posted(
                 **p.where,
             )
         seen[key] = p.index
+    stamp = sql.timestamp(now)
+    # In key order: two batches sharing keys wait on the unique index in one
+    # order, and cannot deadlock on it.
+    ordered = sorted(prepared, key=lambda p: p.entry.idempotency_key or "")
+    rows = [_entry_row(sql, p, stamp, actor) for p in ordered]
+    inserted = conn.exec_driver_sql(sql.claim_entry, rows if len(rows) > 1 else rows[0]).rowcount
+    if inserted == len(prepared):
+        return prepared
     existing = _existing_keys(conn, sql, list(seen))
     fresh = []
     for p in prepared:
         hit = existing.get(p.entry.idempotency_key) if p.entry.idempotency_key else None
-        if hit is None:
+        if hit is None or hit[0] == p.entry_id:
             fresh.append(p)
         else:
             _replay_or_refuse(p, hit, results)
     return fresh
-
-
-def _insert_entries(
-    conn: Connection, sql: DriverSql, new: list[_Prepared], actor: str, now: datetime
-) -> None:
-    if not new:
-        return
-    stamp = sql.timestamp(now)
-    # Inserted in key order: two batches sharing keys then wait on the unique
-    # index in one order and cannot deadlock on it. A key taken meanwhile by
-    # another writer fails the insert, and the unit of work runs again.
-    ordered = sorted(new, key=lambda p: p.entry.idempotency_key or "")
-    conn.exec_driver_sql(sql.insert_entry, [_entry_row(sql, p, stamp, actor) for p in ordered])
 
 
 def _insert_postings(conn: Connection, sql: DriverSql, new: list[_Prepared]) -> None:
