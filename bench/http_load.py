@@ -113,7 +113,7 @@ POINTS = 32
 RACE_UNITS = 10
 RACE_CLIENTS = 32
 PASSWORD = "bench-clerk-password"
-# What 2 vCPUs serve best, measured with this script (bench/HTTP_LOAD.md).
+# What 2 vCPUs serve best, measured with this script (bench/README.md).
 RECOMMENDED_WORKERS = 2
 QUIET_PERCENT = 25.0  # the machine counts as quiet below this (% of one core) without us
 TARGET_P99_MS = 50.0
