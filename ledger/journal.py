@@ -5,18 +5,20 @@ A call posts one or many entries in the caller's transaction, all or nothing:
 
 1. validate every entry in memory (accounts exist, each commodity balances,
    serials match the units they move);
-2. look up idempotency keys: an entry already posted under its key is returned,
-   not posted again; the same key with another body is a conflict;
+2. insert the entries, each only if its idempotency key is still free (the
+   unique index decides); an entry already posted under its key is returned,
+   not posted again, and the same key with another body is a conflict;
 3. move balances with one guarded statement per call: a non-negative account
    is only updated if it stays >= 0 at every entry of the call, so with many
    writers at once the database decides, race-free, who got the last part;
-4. insert entries and postings (executemany, no ORM objects);
+4. insert the postings;
 5. move serials with one guarded statement: a serial only leaves the account
    that holds it.
 
-Statements per call do not grow with the number of entries, so an import's
-thousand-entry batch costs about as many round trips as a clerk's single
-entry (figures against raw inserts: bench/README.md).
+Rows go to the driver as tuples (`ledger/driver_sql.py`), not through the
+ORM or per-value type processing. Statements per call do not grow with the
+number of entries, and on PostgreSQL a clerk's single entry is steps 2 to 4
+in one statement (figures against raw inserts: bench/README.md).
 """
 
 from __future__ import annotations
