@@ -14,7 +14,7 @@ from ledger.driver_sql import DriverSql
 from ledger.journal import EntryIn, PostingIn
 from ledger.models import entry_t, posting_t
 from ledger.policy import SYSTEM
-from ledger.types import uuid7
+from ledger.types import uuid7, uuid7_many
 from tests.factories import network, stock
 
 CASES = [
@@ -99,3 +99,13 @@ def test_a_posted_entry_reads_back_with_its_keys_dates_and_lines(db):
         (0, -2, date(2026, 11, 2)),
         (1, 2, date(2026, 11, 2)),
     ]
+
+
+def test_entry_ids_are_unique_time_ordered_uuid7s():
+    before = datetime.now(UTC)
+    ids = [*uuid7_many(1000), uuid7()]
+    assert len(set(ids)) == len(ids)
+    assert {(u.version, u.variant) for u in ids} == {(7, uuid.RFC_4122)}
+    stamps = [datetime.fromtimestamp((u.int >> 80) / 1000, UTC) for u in ids]
+    assert all(before - timedelta(seconds=1) <= s <= datetime.now(UTC) for s in stamps)
+    assert stamps == sorted(stamps)
