@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
-from ledger.driver_sql import ENTRY_COLUMNS, DriverSql
+from ledger.driver_sql import ENTRY_COLUMNS, POSTING_COLUMNS, DriverSql
 from ledger.errors import (
     IdempotencyConflict,
     InsufficientBalance,
@@ -173,6 +173,10 @@ def resolve_accounts(session: Session, codes: Iterable[str]) -> dict[str, Accoun
 
 
 # --------------------------------------------------------------------------- the write path
+
+# The non-negative rule, for every statement that moves balances: `v.low` is
+# the lowest point the account reaches across the entries being posted.
+_BALANCE_GUARD = "(account.allow_negative OR account.balance + v.low >= 0)"
 
 
 @dataclass(slots=True)
@@ -435,10 +439,10 @@ _ONE_ENTRY_PG = (
     "), moved AS ("
     "UPDATE account SET balance = account.balance + v.d "
     "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, d, low), e "
-    "WHERE account.id = v.id AND (account.allow_negative OR account.balance + v.low >= 0) "
+    f"WHERE account.id = v.id AND {_BALANCE_GUARD} "
     "RETURNING account.id"
     "), lines AS ("
-    "INSERT INTO posting (entry_id, line_no, account_id, commodity_id, amount, effective_date) "
+    f"INSERT INTO posting ({', '.join(POSTING_COLUMNS)}) "
     "SELECT e.id, l.line_no, l.account_id, l.commodity_id, l.amount, %s::date "
     "FROM e, unnest(%s::smallint[], %s::bigint[], %s::bigint[], %s::bigint[]) "
     "AS l(line_no, account_id, commodity_id, amount)"
@@ -679,7 +683,7 @@ def _update_returning(
 _GUARDED_BALANCE_UPDATE = (
     "WITH v(id, d, low) AS ({table}) "
     "UPDATE account SET balance = account.balance + v.d FROM v "
-    "WHERE account.id = v.id AND (account.allow_negative OR account.balance + v.low >= 0) "
+    f"WHERE account.id = v.id AND {_BALANCE_GUARD} "
     "RETURNING account.id"
 )
 _BALANCE_TYPES = ("bigint", "bigint", "bigint")
