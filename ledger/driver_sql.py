@@ -40,7 +40,7 @@ ENTRY_COLUMNS = (
     "reverses_entry_id",
 )
 POSTING_COLUMNS = ("entry_id", "line_no", "account_id", "commodity_id", "amount", "effective_date")
-SQLITE_CHUNK = 2000  # rows per statement: SQLite allows 32,766 parameters
+CHUNK = 2000  # rows per statement with a parameter per value: SQLite allows 32,766
 
 
 @dataclass(frozen=True)
@@ -108,9 +108,8 @@ class DriverSql:
         if not self.sqlite:
             yield f"{head} = ANY(%s::text[])", (list(keys),)
             return
-        for start in range(0, len(keys), SQLITE_CHUNK):
-            chunk = tuple(keys[start : start + SQLITE_CHUNK])
-            yield f"{head} IN ({', '.join('?' * len(chunk))})", chunk
+        for chunk in chunks(keys, CHUNK):
+            yield f"{head} IN ({', '.join('?' * len(chunk))})", tuple(chunk)
 
     def table_of(
         self, types: tuple[str, ...], rows: Sequence[tuple]
@@ -131,14 +130,18 @@ class DriverSql:
                 tuple(list(col) for col in zip(*rows, strict=True)),
             )
             return
-        for start in range(0, len(rows), SQLITE_CHUNK):
-            chunk = rows[start : start + SQLITE_CHUNK]
+        for chunk in chunks(rows, CHUNK):
             params = tuple(value for row in chunk for value in row)
             yield "VALUES " + _sqlite_values(len(chunk), len(types)), params
 
     def entry_id(self, value: Any) -> uuid.UUID:
         """An entry id as read back with driver SQL."""
         return uuid.UUID(hex=value) if isinstance(value, str) else value
+
+
+def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 @lru_cache(maxsize=512)

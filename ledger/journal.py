@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
-from ledger.driver_sql import ENTRY_COLUMNS, POSTING_COLUMNS, DriverSql
+from ledger.driver_sql import CHUNK, ENTRY_COLUMNS, POSTING_COLUMNS, DriverSql, chunks
 from ledger.errors import (
     IdempotencyConflict,
     InsufficientBalance,
@@ -56,7 +56,6 @@ from ledger.models import (
 from ledger.types import utcnow, uuid7_many
 
 MAX_AMOUNT = 10**15  # far above any real quantity or fen amount; sums stay in BIGINT
-_CHUNK = 2000  # rows per set-based statement (SQLite allows 32,766 parameters)
 
 _NOT_HASHED = {"idempotency_key"}
 
@@ -149,7 +148,7 @@ def resolve_accounts(session: Session, codes: Iterable[str]) -> dict[str, Accoun
             missing.append(code)
         else:
             found[code] = info
-    for chunk in _chunks(missing, _CHUNK):
+    for chunk in chunks(missing, CHUNK):
         rows = session.execute(
             select(
                 Account.id,
@@ -598,7 +597,7 @@ def _move_serials(session: Session, sql: DriverSql, new: list[_Prepared]) -> Non
     # Where every serial is now, and the first account each one must leave.
     serials = {serial for _, serial, _ in moves}
     holders: dict[str, tuple[int, int]] = {}
-    for chunk in _chunks(sorted(serials), _CHUNK):
+    for chunk in chunks(sorted(serials), CHUNK):
         rows = session.execute(
             select(serial_t.c.serial, serial_t.c.account_id, serial_t.c.commodity_id).where(
                 serial_t.c.serial.in_(chunk)
@@ -696,11 +695,6 @@ _GUARDED_SERIAL_MOVE = (
     "RETURNING serial_unit.serial"
 )
 _SERIAL_TYPES = ("text", "bigint", "bigint")
-
-
-def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 __all__ = [
