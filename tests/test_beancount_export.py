@@ -21,7 +21,7 @@ from ledger.export import account_name, write_beancount
 from ledger.journal import EntryIn, PostingIn
 from ledger.models import JournalEntry, Posting
 from ledger.policy import SYSTEM
-from tests.factories import network, stock
+from tests.factories import move, network, stock
 
 BEAN_CHECK = Path(sys.executable).parent / "bean-check"
 D1, D2 = date(2025, 3, 1), date(2025, 3, 2)
@@ -30,17 +30,6 @@ MEMO = 'Courier "SF" \\ box\nsecond line'
 
 def _post(db, *entries: EntryIn):
     return db.transact(lambda s: services.post(s, SYSTEM, list(entries)))
-
-
-def _move(src: str, dst: str, qty: int, **kwargs) -> EntryIn:
-    serials = kwargs.pop("serials", [])
-    return EntryIn(
-        postings=[
-            PostingIn(account=src, amount=-qty, serials=serials),
-            PostingIn(account=dst, amount=qty, serials=serials),
-        ],
-        **kwargs,
-    )
 
 
 def _build_journal(db) -> None:
@@ -57,7 +46,7 @@ def _build_journal(db) -> None:
     stock(db, a("HQ", "H-X1"), 2, serials=imeis)
     _post(
         db,
-        _move(
+        move(
             a("HQ", "X1-LCD"),
             a("SP-0001", "X1-LCD"),
             3,
@@ -66,11 +55,11 @@ def _build_journal(db) -> None:
             memo=MEMO,
             refs={"requisition": "RQ-2025-000123", "Courier No.": "SF 123"},
         ),
-        _move(a("SUP", "X1-BATT"), a("HQ", "X1-BATT"), 4, kind="purchase", effective_date=D1),
-        _move(a("FACTORY", "X1-BOARD"), a("HQ", "X1-BOARD"), 2, effective_date=D1),
-        _move(a("SUP", "X2.CAM_F"), a("HQ", "X2.CAM_F"), 5, effective_date=D1),
-        _move(a("HQ", "X1-BATT"), a("SCRAP", "X1-BATT"), 1, kind="scrap", effective_date=D2),
-        _move(a("HQ", "H-X1"), a("SP-0002", "H-X1"), 2, serials=imeis, effective_date=D2),
+        move(a("SUP", "X1-BATT"), a("HQ", "X1-BATT"), 4, kind="purchase", effective_date=D1),
+        move(a("FACTORY", "X1-BOARD"), a("HQ", "X1-BOARD"), 2, effective_date=D1),
+        move(a("SUP", "X2.CAM_F"), a("HQ", "X2.CAM_F"), 5, effective_date=D1),
+        move(a("HQ", "X1-BATT"), a("SCRAP", "X1-BATT"), 1, kind="scrap", effective_date=D2),
+        move(a("HQ", "H-X1"), a("SP-0002", "H-X1"), 2, serials=imeis, effective_date=D2),
         EntryIn(
             kind="deposit",
             effective_date=D1,
@@ -90,7 +79,7 @@ def _build_journal(db) -> None:
     )
     sent = _post(
         db,
-        _move(a("SP-0002", "H-X1"), a("FACTORY", "H-X1"), 1, serials=imeis[1:], effective_date=D2),
+        move(a("SP-0002", "H-X1"), a("FACTORY", "H-X1"), 1, serials=imeis[1:], effective_date=D2),
     )[0]
     db.transact(lambda s: services.reverse(s, SYSTEM, sent.entry_id))
 
