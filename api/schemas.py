@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
-from ledger.models import CommodityKind, HolderKind, Role
+from ledger.models import CommodityKind, HolderKind, Purpose, Role, Side
 
 
 class Token(BaseModel):
@@ -54,9 +54,9 @@ class CommodityOut(BaseModel):
 class AccountIn(BaseModel):
     holder: str = Field(examples=["SP-0001"])
     commodity: str = Field(examples=["X1-LCD"])
-    purpose: str = Field(default="STOCK", examples=["STOCK", "DEFECTIVE", "TRANSIT"])
-    allow_negative: bool | None = Field(
-        default=None, description="Default: no for the brand's own places, yes for outside parties"
+    purpose: Purpose = Field(
+        default=Purpose.STOCK,
+        description="From the ledger's closed list; it decides the account's side and guard",
     )
 
 
@@ -68,8 +68,16 @@ class AccountOut(BaseModel):
     commodity: str
     commodity_kind: CommodityKind
     decimals: int
-    allow_negative: bool
-    balance: int = Field(description="In the commodity's smallest unit (units, or fen)")
+    side: Side = Field(description="Normal side: debit (stock, cash) or credit (deposits)")
+    guarded: bool = Field(
+        description="Never past zero against its side: stock never below zero, a deposit "
+        "never refunded beyond what was paid in"
+    )
+    balance: int = Field(
+        description="In the commodity's smallest unit (units, or fen); debit positive, so a "
+        "credit-normal account's balance is negative"
+    )
+    last_posted_on: date | None = Field(description="Latest effective date posted to it")
 
 
 class AccountPage(BaseModel):

@@ -232,7 +232,9 @@ def prefill_history(engine: Engine, postings: int) -> None:
     with engine.begin() as conn:
         conn.exec_driver_sql(
             "UPDATE account SET balance = "
-            "(SELECT COALESCE(SUM(amount), 0) FROM posting WHERE posting.account_id = account.id)"
+            "(SELECT COALESCE(SUM(amount), 0) FROM posting WHERE posting.account_id = account.id), "
+            "last_posted_on = "
+            "(SELECT MAX(effective_date) FROM posting WHERE posting.account_id = account.id)"
         )
 
 

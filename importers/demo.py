@@ -136,9 +136,10 @@ def _load(session: Session, rng: random.Random, n_points: int, progress) -> Demo
     for outside in ("SUPPLIER", "FACTORY", "CUSTOMERS", "CONSUMED", "SCRAP", "COUNT-DIFF"):
         wanted |= {(outside, "STOCK", c) for c in [*parts, *handsets]}
     accounts = md.ensure_accounts(session, wanted)
-    # A deposit is what the brand owes the point: a credit balance.
+    # A deposit is what the brand owes the point: credit-normal, and guarded
+    # so that no refund exceeds what was paid in.
     deposits = {(code, "DEPOSIT", "CNY") for code, _ in points}
-    accounts |= md.ensure_accounts(session, deposits, allow_negative=True)
+    accounts |= md.ensure_accounts(session, deposits)
 
     progress("opening stock")
     entries = [

@@ -18,7 +18,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ledger.calendar import OpenWindow
 from ledger.errors import RetryableConflict
+from ledger.settings import get_settings
 
 T = TypeVar("T")
 
@@ -92,7 +94,9 @@ class Database:
     transaction (tests: every commit becomes a savepoint, rolled back after).
     """
 
-    def __init__(self, bind: Engine | Connection, *, retries: int = 5) -> None:
+    def __init__(
+        self, bind: Engine | Connection, *, retries: int = 5, window: OpenWindow | None = None
+    ) -> None:
         self.bind = bind
         self.retries = retries
         self.engine = bind if isinstance(bind, Engine) else bind.engine
@@ -114,6 +118,8 @@ class Database:
         # Account look-ups are immutable facts (code, commodity, guard); they
         # are cached per Database, filled only from committed transactions.
         self.account_cache: dict = {}
+        # The dates entries may carry (first open day … today).
+        self.window = window or OpenWindow.from_settings(get_settings())
 
     @classmethod
     def from_url(cls, url: str, **kwargs) -> Database:
@@ -122,6 +128,7 @@ class Database:
     def session(self, *, read_only: bool = False) -> Session:
         session = (self._readers if read_only else self._sessions)()
         session.info["account_cache"] = self.account_cache
+        session.info["window"] = self.window
         return session
 
     def transact(self, work: Callable[[Session], T]) -> T:

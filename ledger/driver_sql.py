@@ -104,7 +104,10 @@ class DriverSql:
 
     def select_keys(self, keys: Sequence[str]) -> Iterator[tuple[str, tuple]]:
         """(statement, parameters) finding the entries posted under `keys`."""
-        head = "SELECT idempotency_key, id, request_hash FROM journal_entry WHERE idempotency_key"
+        head = (
+            "SELECT idempotency_key, id, request_hash, actor FROM journal_entry "
+            "WHERE idempotency_key"
+        )
         if not self.sqlite:
             yield f"{head} = ANY(%s::text[])", (list(keys),)
             return

@@ -44,6 +44,16 @@ class InsufficientBalance(LedgerError):
     title = "Not enough on the account"
 
 
+class BackDatedTake(LedgerError):
+    code = "back-dated-take"
+    title = "Taken before the account's latest posting"
+
+
+class OutOfBounds(LedgerError):
+    code = "out-of-bounds"
+    title = "The balance would leave the ledger's bounds"
+
+
 class SerialNotAtSource(LedgerError):
     code = "serial-not-at-source"
     title = "The serial is not held by the account it leaves"
@@ -52,6 +62,11 @@ class SerialNotAtSource(LedgerError):
 class IdempotencyConflict(LedgerError):
     code = "idempotency-conflict"
     title = "Idempotency key reused with a different request"
+
+
+class IdempotencyKeyTaken(LedgerError):
+    code = "idempotency-key-taken"
+    title = "Idempotency key belongs to another user"
 
 
 class AlreadyReversed(LedgerError):

@@ -19,7 +19,7 @@ from typing import TextIO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger.models import Account, Commodity, Holder, HolderKind, JournalEntry, Posting, SerialMove
+from ledger.models import Account, Commodity, Holder, JournalEntry, Posting, SerialMove, book_root
 
 _CHUNK = 2000  # rows fetched at a time: memory stays flat however long the journal
 _EPOCH = date(1970, 1, 1)
@@ -39,13 +39,14 @@ _ENTRY_ORDER = (JournalEntry.effective_date, JournalEntry.created_at, JournalEnt
 
 @lru_cache(maxsize=65_536)
 def account_name(holder_kind: str, holder: str, purpose: str, commodity: str) -> str:
-    """Beancount's name for an account: Assets:HQ:STOCK:X1-LCD.
+    """Beancount's name for an account: Assets:HQ:STOCK:X1-LCD,
+    Liabilities:SP-0001:DEPOSIT:CNY (the root comes from the purpose).
 
     A character Beancount forbids in an account name (the ' . _ a commodity code
     may hold, or any lower-case letter) becomes "x" and two lower-case hex digits:
     X1.LCD -> X1x2eLCD. Our codes are upper case, so no two accounts can meet.
     """
-    parts = [HolderKind(holder_kind).book_type]
+    parts = [book_root(purpose, holder_kind)]
     for code in (holder, purpose, commodity):
         part = "".join(c if c in _PLAIN else f"x{ord(c):02x}" for c in code)
         if not code.isascii() or not _COMPONENT.fullmatch(part):

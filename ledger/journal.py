@@ -24,6 +24,7 @@ in one statement (figures against raw inserts: bench/README.md).
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -31,15 +32,22 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
+from ledger import masterdata
+from ledger.amounts import MAX_AMOUNT, MAX_BALANCE, format_amount
+from ledger.calendar import OpenWindow
+from ledger.codes import ACCOUNT_PATTERN, SERIAL_PATTERN
 from ledger.driver_sql import CHUNK, ENTRY_COLUMNS, POSTING_COLUMNS, DriverSql, chunks
 from ledger.errors import (
+    BackDatedTake,
     IdempotencyConflict,
+    IdempotencyKeyTaken,
     InsufficientBalance,
     InvalidEntry,
+    OutOfBounds,
     RetryableConflict,
     SerialNotAtSource,
     Unbalanced,
@@ -49,23 +57,32 @@ from ledger.models import (
     Account,
     Commodity,
     Holder,
+    Side,
     account_t,
     serial_move_t,
     serial_t,
 )
 from ledger.types import utcnow, uuid7_many
 
-MAX_AMOUNT = 10**15  # far above any real quantity or fen amount; sums stay in BIGINT
-
 _NOT_HASHED = {"idempotency_key"}
+# What a key may be: printable, no control characters. A client's key is at
+# most MAX_KEY characters; a batch's derived keys ("<key>/<position>") fit
+# the column's 255.
+MAX_KEY = 200
+_KEY = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
+_TEXT = r"^[^\x00]*$"  # PostgreSQL refuses NUL in text: refused here, on both databases
+_LINE = r"^[^\x00-\x1f\x7f]*$"  # one line of printable text
 
-Serial = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._/-]+$")]
+Serial = Annotated[str, Field(min_length=1, max_length=40, pattern=SERIAL_PATTERN)]
+RefKey = Annotated[str, Field(min_length=1, max_length=40, pattern=_LINE)]
+RefValue = Annotated[str, Field(min_length=1, max_length=200, pattern=_LINE)]
+MAX_REFS = 32
 
 
 class SerialIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     serial: Serial
-    colour: str | None = Field(default=None, max_length=40)
+    colour: str | None = Field(default=None, max_length=40, pattern=_LINE)
 
 
 class PostingIn(BaseModel):
@@ -73,10 +90,23 @@ class PostingIn(BaseModel):
     positive is a debit (into the account), negative a credit (out of it)."""
 
     model_config = ConfigDict(extra="forbid")
-    account: str = Field(min_length=1, max_length=120, examples=["HQ:STOCK:X1-LCD"])
-    amount: int = Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT, examples=[-2])
+    account: str = Field(
+        min_length=5,
+        max_length=120,
+        pattern=ACCOUNT_PATTERN,
+        description="HOLDER:PURPOSE:COMMODITY; an account not open yet is opened on "
+        "its first posting when its holder and commodity exist and the purpose fits",
+        examples=["HQ:STOCK:X1-LCD"],
+    )
+    amount: StrictInt = Field(
+        ge=-MAX_AMOUNT,
+        le=MAX_AMOUNT,
+        description=f"A non-zero integer of at most {MAX_AMOUNT:,} either way",
+        examples=[-2],
+    )
     serials: list[Serial | SerialIn] = Field(
         default_factory=list,
+        max_length=10_000,
         description="For serialized commodities: one serial per unit moved (optionally "
         "with its colour, recorded when the serial is first registered).",
     )
@@ -94,15 +124,29 @@ class EntryIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: str = Field(default="adjustment", pattern=r"^[a-z][a-z0-9_]{0,39}$")
-    effective_date: date | None = Field(default=None, description="Defaults to today (UTC).")
-    memo: str = Field(default="", max_length=500)
-    refs: dict[str, str] = Field(
+    effective_date: date | None = Field(
+        default=None,
+        description="YYYY-MM-DD, from the first open day to today (the business day in the "
+        "configured time zone); defaults to today",
+    )
+    memo: str = Field(default="", max_length=500, pattern=_TEXT)
+    refs: dict[RefKey, RefValue] = Field(
         default_factory=dict,
-        description="References to documents: requisition, repair, courier numbers…",
+        max_length=MAX_REFS,
+        description=f"References to documents (requisition, repair, courier numbers…): at most "
+        f"{MAX_REFS} keys of up to 40 characters, values of up to 200",
         examples=[{"requisition": "RQ-2026-000123"}],
     )
     postings: list[PostingIn] = Field(min_length=2, max_length=10_000)
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+    idempotency_key: str | None = Field(
+        default=None, min_length=1, max_length=MAX_KEY, pattern=_LINE
+    )
+
+    @field_validator("refs")
+    @classmethod
+    def _canonical_refs(cls, v: dict[str, str]) -> dict[str, str]:
+        # Sorted, so the request hash does not depend on the order the client sent.
+        return dict(sorted(v.items()))
 
     def request_hash(self) -> str:
         """sha-256 of the body as JSON (the key excluded): what a retry must repeat."""
@@ -133,11 +177,24 @@ class AccountInfo:
     commodity_code: str
     commodity_kind: str
     serialized: bool
-    allow_negative: bool
+    decimals: int
+    side: str
+    guarded: bool
+
+    def takes(self, amount: int) -> bool:
+        """Does a net `amount` move this guarded account toward its guard?"""
+        return self.guarded and (amount < 0 if self.side == Side.DEBIT else amount > 0)
+
+    def amount(self, value: int) -> str:
+        return format_amount(value, self.decimals, self.commodity_code)
 
 
-def resolve_accounts(session: Session, codes: Iterable[str]) -> dict[str, AccountInfo]:
-    """Account facts by code, from the cache or in one query for the misses."""
+def resolve_accounts(
+    session: Session, codes: Iterable[str], *, open_missing: bool = False
+) -> dict[str, AccountInfo]:
+    """Account facts by code, from the cache or in one query for the misses.
+    With `open_missing`, an account not open yet is opened (in the caller's
+    transaction) where its holder and commodity exist and the purpose fits."""
     committed: dict[str, AccountInfo] = session.info.get("account_cache", {})
     fresh: dict[str, AccountInfo] = session.info.setdefault("account_cache_new", {})
     found: dict[str, AccountInfo] = {}
@@ -148,7 +205,19 @@ def resolve_accounts(session: Session, codes: Iterable[str]) -> dict[str, Accoun
             missing.append(code)
         else:
             found[code] = info
-    for chunk in chunks(missing, CHUNK):
+    if missing:
+        found.update(_read_accounts(session, missing, fresh))
+        unopened = [code for code in missing if code not in found]
+        if open_missing and unopened and masterdata.open_on_demand(session, unopened):
+            found.update(_read_accounts(session, unopened, fresh))
+    return found
+
+
+def _read_accounts(
+    session: Session, codes: Sequence[str], fresh: dict[str, AccountInfo]
+) -> dict[str, AccountInfo]:
+    found = {}
+    for chunk in chunks(sorted(codes), CHUNK):
         rows = session.execute(
             select(
                 Account.id,
@@ -159,7 +228,9 @@ def resolve_accounts(session: Session, codes: Iterable[str]) -> dict[str, Accoun
                 Commodity.code,
                 Commodity.kind,
                 Commodity.serialized,
-                Account.allow_negative,
+                Commodity.decimals,
+                Account.side,
+                Account.guarded,
             )
             .join(Holder, Holder.id == Account.holder_id)
             .join(Commodity, Commodity.id == Account.commodity_id)
@@ -171,11 +242,45 @@ def resolve_accounts(session: Session, codes: Iterable[str]) -> dict[str, Accoun
     return found
 
 
+def unknown_account(session: Session, code: str, line: int, where: dict) -> UnknownAccount:
+    """The error for a posting to an account that is not open and cannot be."""
+    why = masterdata.why_not_openable(session, code)
+    return UnknownAccount(
+        f"{_at(where)}posting {line}: account {code} does not exist and cannot be opened: "
+        f"{why}; correct the code",
+        **where,
+        posting=line,
+        account=code,
+    )
+
+
+def _at(where: dict[str, int]) -> str:
+    """ "entry 3 of the batch: " in front of a batch's messages."""
+    return f"entry {where['entry']} of the batch: " if "entry" in where else ""
+
+
 # --------------------------------------------------------------------------- the write path
 
-# The non-negative rule, for every statement that moves balances: `v.low` is
-# the lowest point the account reaches across the entries being posted.
-_BALANCE_GUARD = "(account.allow_negative OR account.balance + v.low >= 0)"
+# The guard, for every statement that moves balances. `v.low` and `v.high`
+# are the lowest and highest points the account reaches across the entries
+# being posted; `v.take_on` the date of the first of them that takes from a
+# guarded account (NULL if none does). Every account stays within the bounds;
+# a guarded one never passes zero on the wrong side of its normal side, and
+# is never taken from before its latest posting, so that every as-of balance
+# obeys the guard too.
+_BALANCE_GUARD = (
+    "account.balance + v.low >= "
+    f"CASE WHEN account.guarded AND account.side = 'debit' THEN 0 ELSE {-MAX_BALANCE} END "
+    "AND account.balance + v.high <= "
+    f"CASE WHEN account.guarded AND account.side = 'credit' THEN 0 ELSE {MAX_BALANCE} END "
+    "AND (v.take_on IS NULL OR account.last_posted_on IS NULL "
+    "OR v.take_on >= account.last_posted_on)"
+)
+_BALANCE_SET = (
+    "balance = account.balance + v.d, last_posted_on = CASE "
+    "WHEN account.last_posted_on IS NULL OR account.last_posted_on < v.last_on THEN v.last_on "
+    "ELSE account.last_posted_on END"
+)
 
 
 @dataclass(slots=True)
@@ -208,12 +313,15 @@ def post_entries(
     conn = session.connection()
     sql = DriverSql.of(conn)
     now = utcnow()
-    today = now.date()
-    accounts = resolve_accounts(session, (p.account for e in entries for p in e.postings))
+    window: OpenWindow = session.info["window"]
+    today = window.today()
+    accounts = resolve_accounts(
+        session, (p.account for e in entries for p in e.postings), open_missing=True
+    )
     batch = len(entries) > 1
     ids = uuid7_many(len(entries))
     prepared = [
-        _prepare(i, e, ids[i], accounts, today, reverses[i] if reverses else None, batch)
+        _prepare(session, i, e, ids[i], accounts, window, today, reverses, batch)
         for i, e in enumerate(entries)
     ]
 
@@ -222,11 +330,11 @@ def post_entries(
     results: dict[int, PostResult] = {}
     if batch or sql.sqlite:
         new = _claim_entries(conn, sql, prepared, actor, now, results)
-        _move_balances(conn, sql, new, accounts)
+        _move_balances(conn, sql, new)
         _insert_postings(conn, sql, new)
     else:
         # On PostgreSQL a clerk's request is one round trip (and the commit).
-        new = _post_one_statement(conn, sql, prepared[0], actor, now, accounts, results)
+        new = _post_one_statement(conn, sql, prepared[0], actor, now, results)
     _move_serials(session, sql, new)
     for p in new:
         results[p.index] = PostResult(
@@ -240,58 +348,74 @@ def post_entry(session: Session, entry: EntryIn, *, actor: str) -> PostResult:
 
 
 def _prepare(
+    session: Session,
     index: int,
     entry: EntryIn,
     entry_id: uuid.UUID,
     accounts: dict[str, AccountInfo],
+    window: OpenWindow,
     today: date,
-    reverses: uuid.UUID | None,
+    reverses: Sequence[uuid.UUID | None] | None,
     batch: bool,
 ) -> _Prepared:
     """Validate one entry. The common case (known accounts, no serials,
     balanced) takes one pass; anything else goes to `_prepare_checked`, which
     names the problem or works out the serial moves."""
+    where = {"entry": index} if batch else {}
+    day = entry.effective_date or today
+    if entry.effective_date is not None:
+        window.check(day, today, **where)
+    key = entry.idempotency_key
+    if key is not None and not _KEY.fullmatch(key):
+        raise InvalidEntry(
+            f"{_at(where)}an idempotency key is 1 to {MAX_KEY} printable characters; "
+            "send a non-empty key or none",
+            field="idempotency_key",
+            **where,
+        )
     lines: list[tuple[AccountInfo, int]] = []
     net: dict[int, int] = {}
     by_commodity: dict[int, int] = {}
     for posting in entry.postings:
         info = accounts.get(posting.account)
         if info is None or info.serialized or posting.serials:
-            return _prepare_checked(index, entry, entry_id, accounts, today, reverses, batch)
+            return _prepare_checked(session, index, entry, entry_id, accounts, day, reverses, where)
         amount = posting.amount
         lines.append((info, amount))
         net[info.id] = net.get(info.id, 0) + amount
         by_commodity[info.commodity_id] = by_commodity.get(info.commodity_id, 0) + amount
     if any(by_commodity.values()):
-        return _prepare_checked(index, entry, entry_id, accounts, today, reverses, batch)
+        return _prepare_checked(session, index, entry, entry_id, accounts, day, reverses, where)
     return _Prepared(
         index=index,
-        where={"entry": index} if batch else {},
+        where=where,
         entry=entry,
         entry_id=entry_id,
-        effective_date=entry.effective_date or today,
+        effective_date=day,
         # Only a keyed entry is ever compared with a retry.
-        request_hash=entry.request_hash() if entry.idempotency_key else None,
+        request_hash=entry.request_hash() if key else None,
         lines=lines,
         net={k: v for k, v in net.items() if v},
         moves={},
-        reverses=reverses,
+        reverses=reverses[index] if reverses else None,
     )
 
 
 def _prepare_checked(
+    session: Session,
     index: int,
     entry: EntryIn,
     entry_id: uuid.UUID,
     accounts: dict[str, AccountInfo],
-    today: date,
-    reverses: uuid.UUID | None,
-    batch: bool,
+    day: date,
+    reverses: Sequence[uuid.UUID | None] | None,
+    where: dict[str, int],
 ) -> _Prepared:
-    where = {"entry": index} if batch else {}
+    at = _at(where)
     lines: list[tuple[AccountInfo, int]] = []
     net: dict[int, int] = defaultdict(int)
     by_commodity: dict[str, int] = defaultdict(int)
+    infos: dict[str, AccountInfo] = {}
     # per serialized commodity: serial -> account on the credit and debit side
     out_of: dict[str, dict[str, AccountInfo]] = defaultdict(dict)
     into: dict[str, dict[str, AccountInfo]] = defaultdict(dict)
@@ -299,20 +423,16 @@ def _prepare_checked(
     for line, posting in enumerate(entry.postings):
         info = accounts.get(posting.account)
         if info is None:
-            raise UnknownAccount(
-                f"posting {line}: account {posting.account!r} does not exist; "
-                "open it first (POST /accounts) or correct the code",
-                **where,
-                posting=line,
-                account=posting.account,
-            )
+            raise unknown_account(session, posting.account, line, where)
         lines.append((info, posting.amount))
         net[info.id] += posting.amount
         by_commodity[info.commodity_code] += posting.amount
+        infos[info.commodity_code] = info
         if not info.serialized:
             if posting.serials:
                 raise InvalidEntry(
-                    f"posting {line}: {info.commodity_code} is not serialized; remove the serials",
+                    f"{at}posting {line}: {info.commodity_code} is not serialized; "
+                    "remove the serials",
                     **where,
                     posting=line,
                     account=info.code,
@@ -320,7 +440,7 @@ def _prepare_checked(
             continue
         if len(posting.serials) != abs(posting.amount):
             raise InvalidEntry(
-                f"posting {line}: moves {abs(posting.amount)} unit(s) of "
+                f"{at}posting {line}: moves {abs(posting.amount)} unit(s) of "
                 f"{info.commodity_code} but names {len(posting.serials)} serial(s); "
                 "name one serial per unit",
                 **where,
@@ -332,7 +452,7 @@ def _prepare_checked(
             serial = item if isinstance(item, str) else item.serial
             if serial in side[info.commodity_code]:
                 raise InvalidEntry(
-                    f"posting {line}: serial {serial} appears twice on the same side",
+                    f"{at}posting {line}: serial {serial} appears twice on the same side",
                     **where,
                     posting=line,
                     serial=serial,
@@ -343,9 +463,11 @@ def _prepare_checked(
 
     for commodity, total in by_commodity.items():
         if total:
+            more, less = ("debits", "credits") if total > 0 else ("credits", "debits")
             raise Unbalanced(
-                f"{commodity} does not balance: debits exceed credits by {total}; "
-                "every commodity's postings must sum to zero",
+                f"{at}{commodity} does not balance: {more} exceed {less} by "
+                f"{infos[commodity].amount(abs(total))}; every commodity's postings must sum "
+                "to zero",
                 **where,
                 commodity=commodity,
             )
@@ -356,7 +478,7 @@ def _prepare_checked(
         if sources.keys() != targets.keys():
             odd = sorted(sources.keys() ^ targets.keys())[0]
             raise InvalidEntry(
-                f"serial {odd} of {commodity} must leave one account and enter another "
+                f"{at}serial {odd} of {commodity} must leave one account and enter another "
                 "in the same entry",
                 **where,
                 serial=odd,
@@ -370,12 +492,12 @@ def _prepare_checked(
         where=where,
         entry=entry,
         entry_id=entry_id,
-        effective_date=entry.effective_date or today,
+        effective_date=day,
         request_hash=entry.request_hash() if entry.idempotency_key else None,
         lines=lines,
         net={k: v for k, v in net.items() if v},
         moves=moves,
-        reverses=reverses,
+        reverses=reverses[index] if reverses else None,
     )
 
 
@@ -401,7 +523,6 @@ def _post_one_statement(
     p: _Prepared,
     actor: str,
     now: datetime,
-    accounts: dict[str, AccountInfo],
     results: dict[int, PostResult],
 ) -> list[_Prepared]:
     """Claim the key, insert the entry, move the guarded balances and insert
@@ -414,18 +535,23 @@ def _post_one_statement(
     ]
     params = (
         *_entry_row(sql, p, sql.timestamp(now), actor),
-        *(list(col) for col in zip(*changes, strict=True)),
+        *_columns([c.row(sql) for c in changes], len(_BALANCE_TYPES)),
         p.effective_date,
-        *(list(col) for col in zip(*postings, strict=True)),
+        *_columns(postings, 4),
     )
     entry_id, updated = conn.exec_driver_sql(_ONE_ENTRY_PG, params).one()
     if entry_id is None:
         key = p.entry.idempotency_key
         assert key is not None  # only a key can conflict
-        _replay_or_refuse(p, _existing_keys(conn, sql, [key])[key], results)
+        _replay_or_refuse(p, _existing_keys(conn, sql, [key])[key], actor, results)
         return []
-    _refuse_if_short(conn, changes, set(updated), [p], accounts)
+    _refuse_if_short(conn, changes, set(updated), [p])
     return [p]
+
+
+def _columns(rows: Sequence[tuple], width: int) -> list[list]:
+    """Rows as one list per column (empty lists for no rows)."""
+    return [[row[i] for row in rows] for i in range(width)]
 
 
 # Each part only acts if the entry was inserted (joined with `e`); postings
@@ -436,8 +562,9 @@ _ONE_ENTRY_PG = (
     f"VALUES ({', '.join(['%s'] * len(ENTRY_COLUMNS))}) "
     "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
     "), moved AS ("
-    "UPDATE account SET balance = account.balance + v.d "
-    "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, d, low), e "
+    f"UPDATE account SET {_BALANCE_SET} "
+    "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::date[], "
+    "%s::date[]) AS v(id, d, low, high, take_on, last_on), e "
     f"WHERE account.id = v.id AND {_BALANCE_GUARD} "
     "RETURNING account.id"
     "), lines AS ("
@@ -449,27 +576,43 @@ _ONE_ENTRY_PG = (
 )
 
 
-def _existing_keys(
-    conn: Connection, sql: DriverSql, keys: Sequence[str]
-) -> dict[str, tuple[uuid.UUID, str | None]]:
-    found: dict[str, tuple[uuid.UUID, str | None]] = {}
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    entry_id: uuid.UUID
+    request_hash: str | None
+    actor: str
+
+
+def _existing_keys(conn: Connection, sql: DriverSql, keys: Sequence[str]) -> dict[str, _Claimed]:
+    found: dict[str, _Claimed] = {}
     for statement, params in sql.select_keys(keys):
         rows = conn.exec_driver_sql(statement, params)
-        found.update({key: (sql.entry_id(eid), digest) for key, eid, digest in rows})
+        found.update(
+            {key: _Claimed(sql.entry_id(eid), digest, who) for key, eid, digest, who in rows}
+        )
     return found
 
 
 def _replay_or_refuse(
-    p: _Prepared, hit: tuple[uuid.UUID, str | None], results: dict[int, PostResult]
+    p: _Prepared, hit: _Claimed, actor: str, results: dict[int, PostResult]
 ) -> None:
-    if hit[1] != p.request_hash:
-        raise IdempotencyConflict(
-            f"idempotency key {p.entry.idempotency_key!r} was first used for a different "
-            f"entry ({hit[0]}); use a new key for a new entry",
-            idempotency_key=p.entry.idempotency_key,
+    key = p.entry.idempotency_key
+    if hit.actor != actor:
+        # Nothing of the first user's entry is shown, not even that it exists.
+        raise IdempotencyKeyTaken(
+            f"{_at(p.where)}idempotency key {key!r} is already taken; use a key of your own "
+            "(a new random one per new request)",
+            idempotency_key=key,
             **p.where,
         )
-    results[p.index] = PostResult(hit[0], False, p.entry.idempotency_key)
+    if hit.request_hash != p.request_hash:
+        raise IdempotencyConflict(
+            f"{_at(p.where)}idempotency key {key!r} was first used for a different entry "
+            f"({hit.entry_id}); use a new key for a new entry",
+            idempotency_key=key,
+            **p.where,
+        )
+    results[p.index] = PostResult(hit.entry_id, False, key)
 
 
 def _claim_entries(
@@ -513,10 +656,10 @@ def _claim_entries(
     fresh = []
     for p in prepared:
         hit = existing.get(p.entry.idempotency_key) if p.entry.idempotency_key else None
-        if hit is None or hit[0] == p.entry_id:
+        if hit is None or hit.entry_id == p.entry_id:
             fresh.append(p)
         else:
-            _replay_or_refuse(p, hit, results)
+            _replay_or_refuse(p, hit, actor, results)
     return fresh
 
 
@@ -533,59 +676,159 @@ def _insert_postings(conn: Connection, sql: DriverSql, new: list[_Prepared]) -> 
     conn.exec_driver_sql(sql.insert_posting, rows)
 
 
-def _balance_changes(new: list[_Prepared]) -> list[tuple[int, int, int]]:
-    """(account id, net change, lowest point) per account, in account order.
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """What a call does to one account: the row of the guarded statement
+    (`row`, in `_BALANCE_TYPES` order) and who to blame if it is refused."""
 
-    The lowest point is reached entry by entry: a stock account must stay
-    >= 0 after every entry of a batch, not just at its end. Sorted, so that
-    concurrent writers take row locks in one order."""
+    info: AccountInfo
+    total: int
+    low: int
+    high: int
+    take_on: date | None  # the first take from a guarded account, by entry order
+    last_on: date  # the latest date posted
+
+    def row(self, sql: DriverSql) -> tuple:
+        take_on = None if self.take_on is None else sql.date(self.take_on)
+        return (self.info.id, self.total, self.low, self.high, take_on, sql.date(self.last_on))
+
+
+def _balance_changes(new: list[_Prepared]) -> list[_Change]:
+    """Per account, in account order: net change, lowest and highest point,
+    first take and latest date.
+
+    The lowest and highest points are reached entry by entry: an account must
+    stay within its guard after every entry of a batch, not just at its end.
+    Within the call, a take from a guarded account dated before an earlier
+    entry's posting to it is refused here; against the stored history the
+    guarded statement refuses it. Sorted, so that concurrent writers take row
+    locks in one order."""
+    info_of: dict[int, AccountInfo] = {}
     total: dict[int, int] = defaultdict(int)
     lowest: dict[int, int] = defaultdict(int)
+    highest: dict[int, int] = defaultdict(int)
+    take_on: dict[int, date] = {}
+    latest: dict[int, date] = {}
     for p in new:
+        day = p.effective_date
+        for info, _ in p.lines:
+            info_of[info.id] = info
         for account_id, amount in p.net.items():
-            total[account_id] += amount
-            lowest[account_id] = min(lowest[account_id], total[account_id])
-    return sorted((a, total[a], lowest[a]) for a in total)
+            info = info_of[account_id]
+            if info.takes(amount):
+                before = latest.get(account_id)
+                if before is not None and day < before:
+                    raise _back_dated(info, day, before, p)
+                take_on.setdefault(account_id, day)
+            running = total[account_id] + amount
+            total[account_id] = running
+            lowest[account_id] = min(lowest[account_id], running)
+            highest[account_id] = max(highest[account_id], running)
+            latest[account_id] = max(latest.get(account_id, day), day)
+    changes = []
+    for account_id in sorted(total):
+        change = _Change(
+            info_of[account_id],
+            total[account_id],
+            lowest[account_id],
+            highest[account_id],
+            take_on.get(account_id),
+            latest[account_id],
+        )
+        # Past twice the bound no stored balance can take it: refused before
+        # the sum could overflow a 64-bit column.
+        if max(-change.low, change.high) > 2 * MAX_BALANCE:
+            raise _out_of_bounds(change, 0, new)
+        changes.append(change)
+    return changes
 
 
-def _move_balances(
-    conn: Connection, sql: DriverSql, new: list[_Prepared], accounts: dict[str, AccountInfo]
-) -> None:
+def _move_balances(conn: Connection, sql: DriverSql, new: list[_Prepared]) -> None:
     if not new:
         return
     changes = _balance_changes(new)
-    updated = set(_update_returning(conn, sql, _GUARDED_BALANCE_UPDATE, _BALANCE_TYPES, changes))
-    _refuse_if_short(conn, changes, updated, new, accounts)
+    rows = [c.row(sql) for c in changes]
+    updated = set(_update_returning(conn, sql, _GUARDED_BALANCE_UPDATE, _BALANCE_TYPES, rows))
+    _refuse_if_short(conn, changes, updated, new)
 
 
 def _refuse_if_short(
-    conn: Connection,
-    changes: list[tuple[int, int, int]],
-    updated: set[int],
-    new: list[_Prepared],
-    accounts: dict[str, AccountInfo],
+    conn: Connection, changes: list[_Change], updated: set[int], new: list[_Prepared]
 ) -> None:
-    """Raise for the first account the guard refused, naming the entry at
-    which it would dip below zero."""
+    """Raise for the first account the guard refused: taken before its latest
+    posting, past its guard (naming the entry at which it would pass), or out
+    of bounds."""
     if len(updated) == len(changes):
         return
-    refused = next(r for r in changes if r[0] not in updated)
-    code = next(i.code for i in accounts.values() if i.id == refused[0])
-    available = conn.execute(
-        select(account_t.c.balance).where(account_t.c.id == refused[0])
-    ).scalar_one()
-    running, culprit = 0, new[0]
+    change = next(c for c in changes if c.info.id not in updated)
+    info = change.info
+    balance, last_posted_on = conn.execute(
+        select(account_t.c.balance, account_t.c.last_posted_on).where(account_t.c.id == info.id)
+    ).one()
+    if change.take_on is not None and last_posted_on and change.take_on < last_posted_on:
+        culprit = next(
+            p
+            for p in new
+            if p.effective_date == change.take_on and info.takes(p.net.get(info.id, 0))
+        )
+        raise _back_dated(info, change.take_on, last_posted_on, culprit)
+    debit = info.side == Side.DEBIT
+    if info.guarded and (balance + change.low < 0 if debit else balance + change.high > 0):
+        running, culprit = balance, new[0]
+        for p in new:
+            running += p.net.get(info.id, 0)
+            if running < 0 if debit else running > 0:
+                culprit = p
+                break
+        if debit:
+            needed = -change.low
+            detail = (
+                f"account {info.code} holds {info.amount(balance)} but the posting needs "
+                f"{info.amount(needed)}; receive stock first or post less"
+            )
+        else:
+            needed = change.high
+            detail = (
+                f"account {info.code} holds {info.amount(-balance)} paid in but the posting "
+                f"takes {info.amount(needed)}; it may not give back more than was paid in"
+            )
+        raise InsufficientBalance(
+            _at(culprit.where) + detail,
+            account=info.code,
+            available=abs(balance),
+            requested=needed,
+            **culprit.where,
+        )
+    if balance + change.low < -MAX_BALANCE or balance + change.high > MAX_BALANCE:
+        raise _out_of_bounds(change, balance, new)
+    # Passed on a second look: another writer moved the row meanwhile.
+    raise RetryableConflict(f"account {info.code} changed while it was being posted")
+
+
+def _back_dated(info: AccountInfo, day: date, latest: date, p: _Prepared) -> BackDatedTake:
+    return BackDatedTake(
+        f"{_at(p.where)}account {info.code} was last posted on {latest.isoformat()}; a posting "
+        f"that takes from it may not be dated earlier ({day.isoformat()}); date it "
+        f"{latest.isoformat()} or later (YYYY-MM-DD)",
+        account=info.code,
+        field="effective_date",
+        last_posted_on=latest.isoformat(),
+        **p.where,
+    )
+
+
+def _out_of_bounds(change: _Change, balance: int, new: list[_Prepared]) -> OutOfBounds:
+    info = change.info
+    running, culprit = balance, new[0]
     for p in new:
-        running += p.net.get(refused[0], 0)
-        if available + running < 0:
+        running += p.net.get(info.id, 0)
+        if abs(running) > MAX_BALANCE:
             culprit = p
             break
-    raise InsufficientBalance(
-        f"account {code} holds {available} but the posting needs {-refused[2]}; "
-        "receive stock first or post less",
-        account=code,
-        available=available,
-        requested=-refused[2],
+    return OutOfBounds(
+        f"{_at(culprit.where)}account {info.code} would hold {info.amount(running)}, beyond "
+        f"the ledger's bound of {info.amount(MAX_BALANCE)} either way; post less",
+        account=info.code,
         **culprit.where,
     )
 
@@ -618,7 +861,7 @@ def _move_serials(session: Session, sql: DriverSql, new: list[_Prepared]) -> Non
             )
         current = at.get(serial, known[0] if known else None)
         if current is None:
-            if not source.allow_negative:
+            if source.guarded:
                 raise SerialNotAtSource(
                     f"serial {serial} is unknown and cannot leave {source.code}; a new serial "
                     "enters from an outside party (supplier, factory, opening balance)",
@@ -677,15 +920,15 @@ def _update_returning(
     return passed
 
 
-# Move many balances at once; only accounts that stay >= 0 at their lowest
-# point (or may go negative) are updated, and their ids returned.
+# Move many balances at once; only accounts that pass the guard are updated,
+# and their ids returned.
 _GUARDED_BALANCE_UPDATE = (
-    "WITH v(id, d, low) AS ({table}) "
-    "UPDATE account SET balance = account.balance + v.d FROM v "
+    "WITH v(id, d, low, high, take_on, last_on) AS ({table}) "
+    f"UPDATE account SET {_BALANCE_SET} FROM v "
     f"WHERE account.id = v.id AND {_BALANCE_GUARD} "
     "RETURNING account.id"
 )
-_BALANCE_TYPES = ("bigint", "bigint", "bigint")
+_BALANCE_TYPES = ("bigint", "bigint", "bigint", "bigint", "date", "date")
 
 # Move many serials at once, each only if still at its expected source.
 _GUARDED_SERIAL_MOVE = (

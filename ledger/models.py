@@ -8,6 +8,7 @@ postings, serial moves) is append-only.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 from sqlalchemy import (
     JSON,
@@ -64,29 +65,25 @@ class HolderKind(enum.StrEnum):
     SUBSIDIES = "subsidies"
 
     @property
-    def holds_stock(self) -> bool:
-        """The brand's own places: their stock accounts may never go negative."""
-        return self in _STOCK_HOLDERS
+    def is_outside_party(self) -> bool:
+        """Suppliers, the factory, customers, consumption, scrap…: the other
+        side of the brand's movements. Their accounts are never guarded."""
+        return self not in _BRAND_PLACES
 
     @property
-    def book_type(self) -> str:
-        """Root of the account in double-entry books (Beancount's five types)."""
-        return _BOOK_TYPE[self]
+    def book_root(self) -> str:
+        """Beancount root of an outside party's accounts."""
+        return _OUTSIDE_ROOT[self]
 
 
-_STOCK_HOLDERS = {
+_BRAND_PLACES = {
     HolderKind.HQ,
     HolderKind.REGIONAL_WAREHOUSE,
     HolderKind.SERVICE_POINT,
     HolderKind.IN_TRANSIT,
     HolderKind.BANK,
 }
-_BOOK_TYPE = {
-    HolderKind.HQ: "Assets",
-    HolderKind.REGIONAL_WAREHOUSE: "Assets",
-    HolderKind.SERVICE_POINT: "Assets",
-    HolderKind.IN_TRANSIT: "Assets",
-    HolderKind.BANK: "Assets",
+_OUTSIDE_ROOT = {
     HolderKind.CUSTOMER: "Assets",
     HolderKind.FACTORY: "Assets",
     HolderKind.SUPPLIER: "Liabilities",
@@ -97,6 +94,130 @@ _BOOK_TYPE = {
     HolderKind.SCRAP: "Expenses",
     HolderKind.SUBSIDIES: "Expenses",
 }
+
+
+class Side(enum.StrEnum):
+    """An account's normal side. Amounts are signed, debit positive: a
+    debit-normal account holds a positive balance, a credit-normal one a
+    negative balance."""
+
+    DEBIT = "debit"
+    CREDIT = "credit"
+
+
+@dataclass(frozen=True, slots=True)
+class PurposeRule:
+    side: Side
+    root: str  # Beancount root at the brand's own places
+    holders: frozenset[HolderKind]  # brand places it may be opened at
+    commodities: frozenset[str]  # commodity kinds it may hold
+    meaning: str
+
+
+_GOODS = frozenset({"part", "handset"})
+_ANY = frozenset({"part", "handset", "money"})
+_STOCKING = frozenset({HolderKind.HQ, HolderKind.REGIONAL_WAREHOUSE, HolderKind.SERVICE_POINT})
+
+
+class Purpose(enum.StrEnum):
+    """The closed list of what an account is for. The purpose decides the
+    account's normal side, its guard and its Beancount root; an outside
+    party's accounts (purpose STOCK: what it gave or took) are unguarded and
+    take the party's root. An unknown purpose is refused."""
+
+    STOCK = "STOCK"
+    RESERVED = "RESERVED"
+    TRANSIT = "TRANSIT"
+    DEFECTIVE = "DEFECTIVE"
+    CASH = "CASH"
+    DEPOSIT = "DEPOSIT"
+    RECEIVABLE = "RECEIVABLE"
+    PAYABLE = "PAYABLE"
+
+    @property
+    def rule(self) -> PurposeRule:
+        return PURPOSES[self]
+
+
+PURPOSES: dict[Purpose, PurposeRule] = {
+    Purpose.STOCK: PurposeRule(
+        Side.DEBIT, "Assets", frozenset(_BRAND_PLACES), _ANY,
+        "usable stock (cash for CNY at the bank); never below zero",
+    ),
+    Purpose.RESERVED: PurposeRule(
+        Side.DEBIT, "Assets", frozenset({HolderKind.HQ, HolderKind.REGIONAL_WAREHOUSE}), _GOODS,
+        "stock set aside for an approved requisition; never below zero",
+    ),
+    Purpose.TRANSIT: PurposeRule(
+        Side.DEBIT, "Assets", _STOCKING | {HolderKind.IN_TRANSIT}, _GOODS,
+        "stock on its way to the holder; never below zero",
+    ),
+    Purpose.DEFECTIVE: PurposeRule(
+        Side.DEBIT, "Assets", _STOCKING, _GOODS,
+        "replaced defective parts awaiting return; never below zero",
+    ),
+    Purpose.CASH: PurposeRule(
+        Side.DEBIT, "Assets",
+        frozenset({HolderKind.BANK, HolderKind.HQ, HolderKind.REGIONAL_WAREHOUSE}),
+        frozenset({"money"}),
+        "the brand's money: at the bank, or cash at HQ and the regional centres; never below zero",
+    ),
+    Purpose.DEPOSIT: PurposeRule(
+        Side.CREDIT, "Liabilities", frozenset({HolderKind.SERVICE_POINT}), frozenset({"money"}),
+        "a point's deposit, owed back to it; never refunded beyond what was paid in",
+    ),
+    Purpose.RECEIVABLE: PurposeRule(
+        Side.DEBIT, "Assets", frozenset({HolderKind.SERVICE_POINT}), frozenset({"money"}),
+        "what a point owes the brand (charges); unguarded",
+    ),
+    Purpose.PAYABLE: PurposeRule(
+        Side.CREDIT, "Liabilities", frozenset({HolderKind.SERVICE_POINT}), frozenset({"money"}),
+        "what the brand owes a point (subsidies); unguarded",
+    ),
+}  # fmt: skip
+_UNGUARDED = {Purpose.RECEIVABLE, Purpose.PAYABLE}
+
+
+@dataclass(frozen=True, slots=True)
+class AccountNature:
+    """What an account's purpose and holder make of it."""
+
+    side: Side
+    guarded: bool
+    root: str
+
+
+def account_nature(purpose: Purpose, holder_kind: HolderKind) -> AccountNature:
+    """Side, guard and Beancount root of `purpose` at a holder of `holder_kind`.
+    Raises ValueError (in words) where the purpose does not fit the holder."""
+    rule = purpose.rule
+    if holder_kind.is_outside_party:
+        if purpose is not Purpose.STOCK:
+            raise ValueError(
+                f"an outside party ({holder_kind.value}) holds only STOCK accounts, not {purpose}"
+            )
+        # The other side of the brand's movements: credit-normal where it
+        # gives (supplier, opening balance, count gains), debit where it takes.
+        side = (
+            Side.CREDIT
+            if holder_kind.book_root in ("Liabilities", "Equity", "Income")
+            else (Side.DEBIT)
+        )
+        return AccountNature(side, False, holder_kind.book_root)
+    if holder_kind not in rule.holders:
+        fits = ", ".join(sorted(k.value for k in rule.holders))
+        raise ValueError(f"purpose {purpose} fits {fits}, not a {holder_kind.value}")
+    return AccountNature(rule.side, purpose not in _UNGUARDED, rule.root)
+
+
+def book_root(purpose: str, holder_kind: str) -> str:
+    """Beancount root of an account (an account opened before the purposes
+    were a closed list keeps Assets, or its outside party's root)."""
+    kind = HolderKind(holder_kind)
+    try:
+        return account_nature(Purpose(purpose), kind).root
+    except ValueError:
+        return kind.book_root if kind.is_outside_party else "Assets"
 
 
 class CommodityKind(enum.StrEnum):
@@ -148,9 +269,15 @@ class Account(Base):
     holder_id: Mapped[int] = mapped_column(ForeignKey("holder.id"), index=True)
     purpose: Mapped[str] = mapped_column(String(24))
     commodity_id: Mapped[int] = mapped_column(ForeignKey("commodity.id"), index=True)
-    allow_negative: Mapped[bool] = mapped_column(Boolean)
-    # Kept in the same transaction as the postings; guarded in SQL.
+    # From the purpose and the holder (`account_nature`); fixed once opened.
+    side: Mapped[str] = mapped_column(String(6))
+    guarded: Mapped[bool] = mapped_column(Boolean)
+    # Kept in the same transaction as the postings; guarded in SQL: within
+    # the bounds always, and never past zero on the wrong side if guarded.
     balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The latest effective date posted: a take from a guarded account is never
+    # dated before it, so every as-of balance obeys the guard too.
+    last_posted_on = mapped_column(Date, nullable=True)
     created_at = mapped_column(UTCDateTime(), nullable=False)
 
 
@@ -162,7 +289,8 @@ class JournalEntry(Base):
     effective_date = mapped_column(Date, nullable=False, index=True)
     created_at = mapped_column(UTCDateTime(), nullable=False)
     actor: Mapped[str] = mapped_column(String(80))
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # A client's key is at most 200 characters; a batch key gets "/<position>".
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     # sha-256 of the request that first used the key: same key, other body = conflict.
     request_hash: Mapped[str | None] = mapped_column(String(64))
     memo: Mapped[str] = mapped_column(String(500), default="")

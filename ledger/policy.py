@@ -38,6 +38,13 @@ def require_role(actor: Actor, *roles: Role) -> None:
         raise Forbidden(f"role {actor.role.value} may not do this; it needs one of: {allowed}")
 
 
+def require_may_post(actor: Actor) -> None:
+    """Refuse a role that may post nothing, before anything is looked up:
+    the answer then says nothing about what exists."""
+    if not _POSTS.get(actor.role):
+        raise Forbidden(f"role {actor.role.value} may not post or reverse entries")
+
+
 def require_can_post(actor: Actor, commodity_kinds: Iterable[str]) -> None:
     allowed = _POSTS.get(actor.role, set())
     for kind in set(commodity_kinds):

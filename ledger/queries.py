@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, func, select, tuple_
+from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from ledger.amounts import MAX_BALANCE
 from ledger.errors import InvalidEntry, NotFound
 from ledger.journal import EntryIn, PostResult, resolve_accounts
 from ledger.models import (
@@ -25,6 +26,7 @@ from ledger.models import (
     Posting,
     SerialMove,
     SerialUnit,
+    Side,
 )
 from ledger.policy import Actor
 
@@ -32,8 +34,10 @@ _ACCOUNT_COLUMNS = (
     Account.id,
     Account.code,
     Account.purpose,
-    Account.allow_negative,
+    Account.side,
+    Account.guarded,
     Account.balance,
+    Account.last_posted_on,
     Holder.code.label("holder"),
     Holder.kind.label("holder_kind"),
     Holder.id.label("holder_id"),
@@ -409,8 +413,8 @@ def verify(session: Session) -> list[str]:
     """Check the whole ledger against its history; an empty list means sound.
 
     Every entry balances per commodity; every stored balance equals the sum
-    of its postings; no guarded account is negative; every serial is where
-    its last move put it.
+    of its postings and lies within the bounds; no guarded account is past
+    zero on the wrong side; every serial is where its last move put it.
     """
     problems: list[str] = []
     for entry_id, commodity, total in session.execute(
@@ -431,9 +435,20 @@ def verify(session: Session) -> list[str]:
     ):
         problems.append(f"account {code}: balance {stored} but its postings sum to {summed}")
     for (code,) in session.execute(
-        select(Account.code).where(and_(~Account.allow_negative, Account.balance < 0))
+        select(Account.code).where(
+            Account.guarded,
+            or_(
+                and_(Account.side == Side.DEBIT, Account.balance < 0),
+                and_(Account.side == Side.CREDIT, Account.balance > 0),
+            ),
+        )
     ):
-        problems.append(f"account {code} is negative")
+        problems.append(f"account {code} is past zero on the wrong side of its guard")
+    for (code,) in session.execute(
+        select(Account.code).where(func.abs(Account.balance) > MAX_BALANCE)
+    ):
+        problems.append(f"account {code} is beyond the ledger's balance bound")
+
     last = (
         select(SerialMove.serial, func.max(SerialMove.id).label("last_id"))
         .group_by(SerialMove.serial)
@@ -454,7 +469,7 @@ def verify(session: Session) -> list[str]:
     for account_id, code, stored in session.execute(
         select(Account.id, Account.code, Account.balance)
         .join(Commodity, Commodity.id == Account.commodity_id)
-        .where(Commodity.serialized, ~Account.allow_negative)
+        .where(Commodity.serialized, Account.guarded)
     ):
         if held.get(account_id, 0) != stored:
             problems.append(

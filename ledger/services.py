@@ -14,10 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import journal
-from ledger.errors import AlreadyReversed, NotFound
-from ledger.journal import EntryIn, PostingIn, PostResult, SerialIn
-from ledger.models import Account, Role, entry_t, posting_t, serial_move_t
-from ledger.policy import Actor, require_can_post
+from ledger.codes import split_account_code
+from ledger.errors import AlreadyReversed, InvalidEntry, NotFound
+from ledger.journal import MAX_KEY, EntryIn, PostingIn, PostResult, SerialIn
+from ledger.models import Account, Commodity, HolderKind, Role, entry_t, posting_t, serial_move_t
+from ledger.policy import Actor, require_can_post, require_may_post
 
 
 def keyed_batch(entries: Sequence[EntryIn], batch_key: str | None) -> list[EntryIn]:
@@ -25,6 +26,11 @@ def keyed_batch(entries: Sequence[EntryIn], batch_key: str | None) -> list[Entry
     retried batch finds every entry it already posted."""
     if batch_key is None:
         return list(entries)
+    if not 1 <= len(batch_key) <= MAX_KEY:
+        raise InvalidEntry(
+            f"a batch's idempotency key is 1 to {MAX_KEY} characters; send a non-empty key or none",
+            field="idempotency_key",
+        )
     return [
         e if e.idempotency_key else e.model_copy(update={"idempotency_key": f"{batch_key}/{i}"})
         for i, e in enumerate(entries)
@@ -33,10 +39,40 @@ def keyed_batch(entries: Sequence[EntryIn], batch_key: str | None) -> list[Entry
 
 def post(session: Session, actor: Actor, entries: Sequence[EntryIn]) -> list[PostResult]:
     """Post entries as `actor`, all or nothing."""
-    codes = {p.account for e in entries for p in e.postings}
-    kinds = {a.commodity_kind for a in journal.resolve_accounts(session, codes).values()}
-    require_can_post(actor, kinds)
+    _require_can_post_to(session, actor, entries)
     return journal.post_entries(session, entries, actor=actor.username)
+
+
+def _require_can_post_to(session: Session, actor: Actor, entries: Sequence[EntryIn]) -> None:
+    """Who may post these entries, decided before anything is written.
+
+    A service point learns nothing of other points: another point's account
+    answers exactly as one that does not exist; otherwise it may not post.
+    A role that may post nothing is refused before any look-up. The others
+    are checked by what they move (the commodities exist or not whoever
+    asks; accounts not open yet are opened by the posting)."""
+    if actor.role is Role.SERVICE_POINT:
+        where = {}
+        for i, entry in enumerate(entries):
+            if len(entries) > 1:
+                where = {"entry": i}
+            codes = [p.account for p in entry.postings]
+            own = journal.resolve_accounts(session, codes)
+            for line, code in enumerate(codes):
+                info = own.get(code)
+                if info is None or (
+                    info.holder_kind == HolderKind.SERVICE_POINT
+                    and info.holder_id != actor.holder_id
+                ):
+                    raise journal.unknown_account(session, code, line, where)
+    require_may_post(actor)
+    codes = {p.account for e in entries for p in e.postings}
+    known = journal.resolve_accounts(session, codes)
+    kinds = {info.commodity_kind for info in known.values()}
+    unknown = {split[2] for c in codes - known.keys() if (split := split_account_code(c))}
+    if unknown:
+        kinds |= set(session.scalars(select(Commodity.kind).where(Commodity.code.in_(unknown))))
+    require_can_post(actor, kinds)
 
 
 def reverse(
@@ -50,9 +86,21 @@ def reverse(
 ) -> PostResult:
     """Post the mirror image of an entry: every posting negated, every serial
     moved back. History is never edited; an entry is reversed at most once."""
+    if actor.role is not Role.SERVICE_POINT:
+        require_may_post(actor)
     original = session.execute(select(entry_t).where(entry_t.c.id == entry_id)).one_or_none()
+    if original is not None and actor.role is Role.SERVICE_POINT:
+        # Another point's entry answers exactly as one that does not exist.
+        own = session.scalar(
+            select(posting_t.c.id)
+            .join(Account, Account.id == posting_t.c.account_id)
+            .where(posting_t.c.entry_id == entry_id, Account.holder_id == actor.holder_id)
+            .limit(1)
+        )
+        original = original if own is not None else None
     if original is None:
         raise NotFound(f"entry {entry_id} does not exist", entry_id=str(entry_id))
+    require_may_post(actor)
     reversed_by = session.execute(
         select(entry_t.c.id, entry_t.c.idempotency_key).where(
             entry_t.c.reverses_entry_id == entry_id

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VAR_DIR = Path("var")
@@ -25,6 +27,23 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    first_open_day: date = Field(
+        default=date(2020, 1, 1),
+        description="No entry may be dated before it (YYYY-MM-DD); period closing moves it.",
+    )
+    time_zone: str = Field(
+        default="Asia/Shanghai",
+        description="Where the business day is reckoned: an entry may be dated up to today there.",
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}: use an IANA name") from None
+        return value
 
     def signing_key(self) -> str:
         """The configured key, else one generated once and kept under ./var/."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy.orm import Session
 
@@ -56,12 +57,21 @@ def network(db: Database) -> Network:
     return db.transact(build_network)
 
 
-def stock(db: Database, account: str, quantity: int, *, serials: list[str] | None = None):
-    """Bring `quantity` into `account` from the opening balance."""
+def stock(
+    db: Database,
+    account: str,
+    quantity: int,
+    *,
+    serials: list[str] | None = None,
+    effective_date: date | None = None,
+):
+    """Bring `quantity` into `account` from the opening balance (today, or
+    on `effective_date`)."""
     commodity = account.rsplit(":", 1)[1]
     source = md.account_code("OPEN", "STOCK", commodity)
     entry = EntryIn(
         kind="opening",
+        effective_date=effective_date,
         postings=[
             PostingIn(account=source, amount=-quantity, serials=serials or []),
             PostingIn(account=account, amount=quantity, serials=serials or []),

@@ -222,7 +222,7 @@ def test_admin_opens_accounts_others_may_not(client, db):
     created = client.post("/accounts", json=body, headers=auth(db, Role.ADMIN))
     assert created.status_code == 201
     assert created.json()["code"] == "RW-GD:CASH:CNY"
-    assert created.json()["allow_negative"] is False
+    assert (created.json()["side"], created.json()["guarded"]) == ("debit", True)
     duplicate = client.post("/accounts", json=body, headers=auth(db, Role.ADMIN))
     assert duplicate.status_code == 409
 
@@ -235,7 +235,7 @@ def test_a_posted_entry_answers_as_it_reads_back(client, db):
     clerk = auth(db, Role.WAREHOUSE_CLERK)
     body = {
         "kind": "issue",
-        "effective_date": "2026-11-02",
+        "effective_date": db.window.today().isoformat(),
         "memo": "two screens and a swap unit",
         "refs": {"requisition": "RQ-2026-000777"},
         "postings": [

@@ -42,8 +42,8 @@ def _build_journal(db) -> None:
         )
     )
     imeis = ["IMEI-0001", "IMEI-0002"]
-    stock(db, a("HQ", "X1-LCD"), 10)
-    stock(db, a("HQ", "H-X1"), 2, serials=imeis)
+    stock(db, a("HQ", "X1-LCD"), 10, effective_date=D1)
+    stock(db, a("HQ", "H-X1"), 2, serials=imeis, effective_date=D1)
     _post(
         db,
         move(

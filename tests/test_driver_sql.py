@@ -71,7 +71,7 @@ def test_naive_timestamps_are_refused():
 
 def test_a_posted_entry_reads_back_with_its_keys_dates_and_lines(db):
     net = network(db)
-    stock(db, "HQ:STOCK:X1-LCD", 5)
+    stock(db, "HQ:STOCK:X1-LCD", 5, effective_date=date(2026, 11, 1))
     entry = EntryIn(
         kind="issue",
         effective_date=date(2026, 11, 2),

@@ -119,7 +119,6 @@ def open_account(body: AccountIn, actor: CurrentActor, db: DB):
             body.holder,
             body.commodity,
             purpose=body.purpose,
-            allow_negative=body.allow_negative,
         )
         return queries.get_account(session, actor, account.code)
 
