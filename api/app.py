@@ -5,9 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import problems
-from api.routes import auth, ledger, masterdata
+from api.routes import auth, ledger, masterdata, users
+from api.security import UserStateCache
 from ledger.db import Database
 from ledger.settings import Settings, get_settings
+from ledger.types import utcnow
 
 DESCRIPTION = """
 The after-sales ledger of parts, serialized handsets and money.
@@ -26,10 +28,14 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     app.state.settings = settings
     app.state.signing_key = settings.signing_key()
     app.state.db = db or Database.from_url(settings.database_url)
+    # Per process: what each token's user is now, trusted for a few seconds.
+    app.state.user_cache = UserStateCache(settings.user_cache_seconds)
+    app.state.clock = utcnow  # the login throttle's clock; tests may move it
     problems.install(app)
     app.include_router(auth.router)
     app.include_router(ledger.router)
     app.include_router(masterdata.router)
+    app.include_router(users.router)
 
     @app.get("/health", tags=["ops"], summary="Liveness (no login needed)")
     def health():

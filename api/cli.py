@@ -226,9 +226,29 @@ def export_beancount(file: Path) -> None:
     console.print(f"wrote {file}: {summary}")
 
 
+def _username(value: str) -> str:
+    """Checked before any prompt, so a bad name never asks for a password first."""
+    from ledger.users import check_username
+
+    try:
+        return check_username(value)
+    except LedgerError as exc:
+        _fail(exc)
+
+
+def _users_do(work) -> None:
+    try:
+        info = _db().transact(work)
+    except LedgerError as exc:
+        _fail(exc)
+    point = f" at {info.service_point}" if info.service_point else ""
+    state = "active" if info.active else "inactive"
+    console.print(f"user {info.username} ({info.role.value}{point}, {state})", highlight=False)
+
+
 @users_app.command("create")
 def create_user(
-    username: str,
+    username: Annotated[str, typer.Argument(callback=_username)],
     role: Annotated[Role, typer.Option()],
     service_point: Annotated[str | None, typer.Option(help="For role service_point")] = None,
     password: Annotated[str, typer.Option(prompt=True, hide_input=True)] = "",
@@ -241,6 +261,80 @@ def create_user(
     except LedgerError as exc:
         _fail(exc)
     console.print(f"user {username} ({role.value}) created")
+
+
+@users_app.command("list")
+def list_users(
+    role: Annotated[Role | None, typer.Option(help="Only users of this role")] = None,
+    active: Annotated[
+        bool | None, typer.Option("--active/--inactive", help="Only active or inactive users")
+    ] = None,
+    after: Annotated[str | None, typer.Option(help="Username to start after")] = None,
+    limit: int = 100,
+) -> None:
+    """Users in username order, with role, point and whether they may log in."""
+    from ledger import users
+
+    with _db().reading() as session:
+        try:
+            rows = users.list_users(
+                session, SYSTEM, role=role, active=active, after=after, limit=limit
+            )
+        except LedgerError as exc:
+            _fail(exc)
+    table = Table("user", "role", "service point", "active", "created")
+    for r in rows:
+        table.add_row(
+            r.username,
+            r.role.value,
+            r.service_point or "",
+            "yes" if r.active else "no",
+            r.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(table)
+    if len(rows) == limit:
+        console.print(f"more: --after {rows[-1].username}", highlight=False)
+
+
+@users_app.command("deactivate")
+def deactivate_user(username: Annotated[str, typer.Argument(callback=_username)]) -> None:
+    """Stop a user logging in; their tokens stop working within seconds."""
+    from ledger import users
+
+    _users_do(lambda s: users.deactivate(s, SYSTEM, username))
+
+
+@users_app.command("reactivate")
+def reactivate_user(username: Annotated[str, typer.Argument(callback=_username)]) -> None:
+    """Let a deactivated user log in again (with a new login)."""
+    from ledger import users
+
+    _users_do(lambda s: users.reactivate(s, SYSTEM, username))
+
+
+@users_app.command("role")
+def change_role(
+    username: Annotated[str, typer.Argument(callback=_username)],
+    role: Annotated[Role, typer.Option()],
+    service_point: Annotated[str | None, typer.Option(help="For role service_point")] = None,
+) -> None:
+    """Give a user another role (a service-point user is bound to one point)."""
+    from ledger import users
+
+    _users_do(lambda s: users.change_role(s, SYSTEM, username, role, service_point=service_point))
+
+
+@users_app.command("reset-password")
+def reset_password(
+    username: Annotated[str, typer.Argument(callback=_username)],
+    password: Annotated[
+        str, typer.Option(prompt="New password", hide_input=True, confirmation_prompt=True)
+    ] = "",
+) -> None:
+    """Set a new password; the user's tokens and login lock end."""
+    from ledger import users
+
+    _users_do(lambda s: users.reset_password(s, SYSTEM, username, password))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ STATUS = {
     errors.IdempotencyConflict: 422,
     errors.UnknownAccount: 422,
     errors.InvalidEntry: 422,
+    errors.SelfLockout: 409,
+    errors.TooManyAttempts: 429,
 }
 
 MEDIA_TYPE = "application/problem+json"
@@ -51,7 +53,10 @@ def _status_of(exc: errors.LedgerError) -> int:
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.LedgerError)
     async def _ledger_error(request: Request, exc: errors.LedgerError):
-        return problem(_status_of(exc), exc.code, exc.title, exc.detail, **exc.where)
+        response = problem(_status_of(exc), exc.code, exc.title, exc.detail, **exc.where)
+        if isinstance(exc, errors.TooManyAttempts):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError):

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 from ledger.models import CommodityKind, HolderKind, Purpose, Role, Side
+from ledger.users import PASSWORD_MAX, PASSWORD_MIN, USERNAME_MAX, USERNAME_PATTERN
 
 
 class Token(BaseModel):
@@ -19,6 +20,39 @@ class Me(BaseModel):
     username: str
     role: Role
     service_point: str | None = None
+
+
+class UserOut(BaseModel):
+    username: str
+    role: Role
+    service_point: str | None = Field(description="Code of the point a service-point user sees")
+    active: bool
+    created_at: datetime
+
+
+class UserPage(BaseModel):
+    items: list[UserOut]
+    next_after: str | None = Field(description="Pass as `after` for the next page")
+
+
+class UserIn(BaseModel):
+    username: str = Field(max_length=USERNAME_MAX, pattern=USERNAME_PATTERN, examples=["li.clerk"])
+    password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+    role: Role
+    service_point: str | None = Field(
+        default=None, max_length=40, description="For role service_point: the point's code"
+    )
+
+
+class RoleIn(BaseModel):
+    role: Role
+    service_point: str | None = Field(
+        default=None, max_length=40, description="Required for service_point, refused otherwise"
+    )
+
+
+class PasswordIn(BaseModel):
+    password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
 
 
 class HolderIn(BaseModel):

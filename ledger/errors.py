@@ -84,5 +84,19 @@ class Forbidden(LedgerError):
     title = "Not allowed for this role"
 
 
+class SelfLockout(LedgerError):
+    code = "self-lockout"
+    title = "An admin may not lock themself out"
+
+
+class TooManyAttempts(LedgerError):
+    code = "too-many-attempts"
+    title = "Too many failed attempts; wait before trying again"
+
+    def __init__(self, detail: str, *, retry_after: int, **where: Any) -> None:
+        super().__init__(detail, retry_after=retry_after, **where)
+        self.retry_after = retry_after
+
+
 class RetryableConflict(Exception):
     """A race with another writer was lost; the unit of work runs again."""

@@ -348,6 +348,21 @@ class User(Base):
     holder_id: Mapped[int | None] = mapped_column(ForeignKey("holder.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at = mapped_column(UTCDateTime(), nullable=False)
+    # Part of every token: bumped on deactivate, reactivate, role change and
+    # password reset, so every token issued before no longer counts.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class LoginFailure(Base):
+    """Failed logins of one username from one client, for the login throttle."""
+
+    __tablename__ = "login_failure"
+
+    username: Mapped[str] = mapped_column(String(80), primary_key=True)
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    first_failed_at = mapped_column(UTCDateTime(), nullable=False)
+    locked_until = mapped_column(UTCDateTime(), nullable=True)
 
 
 account_t = Account.__table__

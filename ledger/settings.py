@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     )
     secret_key: str = Field(default="", description="Signs access tokens; shared by all workers.")
     token_ttl_minutes: int = 8 * 60
+    user_cache_seconds: float = Field(
+        default=5, ge=0, description="How long a worker trusts what it read of a token's user."
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

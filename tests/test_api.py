@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from api.app import create_app
 from api.security import issue_token
-from ledger.models import Holder, Role
+from ledger.models import Role
 from ledger.policy import Actor
 from ledger.settings import Settings
 from ledger.users import create_user
 from tests.factories import network, stock
-
-SECRET = "test-signing-key-of-sufficient-length"
+from tests.tokens import SECRET, bearer
 
 
 @pytest.fixture
@@ -26,12 +24,8 @@ def client(db):
 
 
 def auth(db, role: Role, point: str | None = None) -> dict[str, str]:
-    holder_id = None
-    if point:
-        with db.reading() as s:
-            holder_id = s.scalar(select(Holder.id).where(Holder.code == point))
-    token = issue_token(Actor(f"{role.value}-user", role, holder_id), SECRET, 5)
-    return {"Authorization": f"Bearer {token}"}
+    # Tokens are honoured only for users who exist: bearer() adds the user.
+    return bearer(db, role, point)
 
 
 def issue(quantity: int, source="HQ:STOCK:X1-LCD", target="SP-0001:STOCK:X1-LCD", **extra):

@@ -9,16 +9,22 @@ from api.deps import DB, CurrentActor
 from api.schemas import Me, Token
 from api.security import issue_token
 from ledger import queries
-from ledger.users import authenticate
+from ledger.logins import log_in
 
 router = APIRouter(tags=["auth"])
 
 
-@router.post("/auth/token", response_model=Token, summary="Log in: username and password")
+@router.post(
+    "/auth/token",
+    response_model=Token,
+    summary="Log in: username and password",
+    description="Five failed logins of one user from one client lock that pair: 429 with "
+    "Retry-After (60 s, doubling with every further failure, at most 15 minutes).",
+)
 def login(request: Request, db: DB, form: Annotated[OAuth2PasswordRequestForm, Depends()]):
-    with db.reading() as session:
-        actor = authenticate(session, form.username, form.password)
-    if actor is None:
+    client = request.client.host if request.client else "unknown"
+    done = log_in(db, form.username, form.password, client, now=request.app.state.clock())
+    if done is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "wrong username or password",
@@ -26,7 +32,12 @@ def login(request: Request, db: DB, form: Annotated[OAuth2PasswordRequestForm, D
         )
     settings = request.app.state.settings
     return Token(
-        access_token=issue_token(actor, request.app.state.signing_key, settings.token_ttl_minutes)
+        access_token=issue_token(
+            done.actor,
+            request.app.state.signing_key,
+            settings.token_ttl_minutes,
+            version=done.token_version,
+        )
     )
 
 
