@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ledger import codes
+from ledger.codes import NAME_PATTERN
 from ledger.models import CommodityKind, HolderKind, Purpose, Role, Side
 from ledger.users import PASSWORD_MAX, PASSWORD_MIN, USERNAME_MAX, USERNAME_PATTERN
 
@@ -56,11 +59,18 @@ class PasswordIn(BaseModel):
 
 
 class HolderIn(BaseModel):
-    code: str = Field(examples=["SP-0451"])
-    name: str
+    code: str = Field(max_length=40, pattern=f"^{codes.HOLDER}$", examples=["SP-0451"])
+    name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
     kind: HolderKind
-    parent: str | None = Field(default=None, description="Code of the region or warehouse above")
-    grade: str | None = Field(default=None, description="A, B or C for a service point")
+    parent: str | None = Field(
+        default=None,
+        max_length=40,
+        pattern=f"^{codes.HOLDER}$",
+        description="Code of the region or warehouse above",
+    )
+    grade: Literal["A", "B", "C"] | None = Field(
+        default=None, description="A, B or C for a service point"
+    )
 
 
 class HolderOut(BaseModel):
@@ -71,8 +81,8 @@ class HolderOut(BaseModel):
 
 
 class CommodityIn(BaseModel):
-    code: str = Field(examples=["X1-LCD"])
-    name: str
+    code: str = Field(max_length=24, pattern=f"^{codes.COMMODITY}$", examples=["X1-LCD"])
+    name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
     kind: CommodityKind
     serialized: bool = False
 
@@ -86,8 +96,8 @@ class CommodityOut(BaseModel):
 
 
 class AccountIn(BaseModel):
-    holder: str = Field(examples=["SP-0001"])
-    commodity: str = Field(examples=["X1-LCD"])
+    holder: str = Field(max_length=40, pattern=f"^{codes.HOLDER}$", examples=["SP-0001"])
+    commodity: str = Field(max_length=24, pattern=f"^{codes.COMMODITY}$", examples=["X1-LCD"])
     purpose: Purpose = Field(
         default=Purpose.STOCK,
         description="From the ledger's closed list; it decides the account's side and guard",

@@ -17,15 +17,18 @@ PURPOSE = r"[A-Z][A-Z0-9-]{0,23}"
 COMMODITY = r"[A-Z](?:[A-Z0-9'._-]{0,22}[A-Z0-9])?"
 ACCOUNT = f"{HOLDER}:{PURPOSE}:{COMMODITY}"
 SERIAL = r"[A-Za-z0-9._/-]{1,40}"
+NAME = r"[^\x00-\x1f\x7f]{1,200}"  # a name: one line of printable text
 
 # For pydantic fields and FastAPI parameters.
 ACCOUNT_PATTERN = f"^{ACCOUNT}$"
 SERIAL_PATTERN = f"^{SERIAL}$"
+NAME_PATTERN = f"^{NAME}$"
 
 HOLDER_RE = re.compile(HOLDER)
 PURPOSE_RE = re.compile(PURPOSE)
 COMMODITY_RE = re.compile(COMMODITY)
 ACCOUNT_RE = re.compile(ACCOUNT)
+NAME_RE = re.compile(NAME)
 
 
 def account_code(holder_code: str, purpose: str, commodity_code: str) -> str:

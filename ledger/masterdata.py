@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from ledger.codes import COMMODITY_RE, HOLDER_RE, account_code, split_account_code
+from ledger.codes import COMMODITY_RE, HOLDER_RE, NAME_RE, account_code, split_account_code
 from ledger.errors import Duplicate, InvalidEntry, NotFound
 from ledger.models import (
     Account,
@@ -29,7 +29,6 @@ from ledger.models import (
 from ledger.types import utcnow
 
 STOCK = Purpose.STOCK.value  # the default purpose: usable stock, or cash for CNY
-_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,200}")  # one line of printable text
 
 __all__ = [
     "STOCK",
@@ -85,7 +84,7 @@ def create_holder(
     grade: str | None = None,
 ) -> Holder:
     _check(HOLDER_RE, code, "code", "use A-Z, 0-9 and '-', up to 40 characters")
-    _check(_NAME, name, "name", "one line of 1 to 200 printable characters")
+    _check(NAME_RE, name, "name", "one line of 1 to 200 printable characters")
     kind = HolderKind(kind)
     if grade is not None and grade not in ("A", "B", "C"):
         raise InvalidEntry(f"grade {grade!r} is not valid: use A, B or C", field="grade")
@@ -122,7 +121,7 @@ def create_commodity(
         "code",
         "start with A-Z, use A-Z 0-9 ' . _ -, end with a letter or digit, up to 24 characters",
     )
-    _check(_NAME, name, "name", "one line of 1 to 200 printable characters")
+    _check(NAME_RE, name, "name", "one line of 1 to 200 printable characters")
     kind = CommodityKind(kind)
     if serialized and kind is CommodityKind.MONEY:
         raise InvalidEntry("money cannot be serialized", field="serialized")
