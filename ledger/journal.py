@@ -363,8 +363,7 @@ def _prepare(
     names the problem or works out the serial moves."""
     where = {"entry": index} if batch else {}
     day = entry.effective_date or today
-    if entry.effective_date is not None:
-        window.check(day, today, **where)
+    window.check(day, today, **where)
     key = entry.idempotency_key
     if key is not None and not _KEY.fullmatch(key):
         raise InvalidEntry(
