@@ -7,18 +7,24 @@ from __future__ import annotations
 
 import itertools
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from rich.console import Console
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from api.app import create_app
+from api.cli import app as cli
 from ledger import masterdata as md
+from ledger import queries
 from ledger.db import Database
 from ledger.models import Commodity, Posting, Role
-from ledger.settings import Settings
-from tests.factories import network, stock
+from ledger.policy import SYSTEM
+from ledger.settings import Settings, get_settings
+from tests.factories import build_network, network, stock
 from tests.test_api import SECRET, auth, issue
 
 TODAY = datetime.now(UTC).date()
@@ -422,3 +428,180 @@ def test_another_points_serial_answers_as_an_unknown_one(client, db, lent):
         theirs = client.get(f"/serials/{serial}", headers=sp2)
         assert theirs.status_code == 404
         assert theirs.text.replace(serial, "X") == unknown.text.replace("869999999999999", "X")
+
+
+# ----------------------------------------------------------------------------- the CLI
+
+
+@pytest.fixture
+def cli_db(tmp_path, monkeypatch):
+    """A migrated SQLite file with the test network, as DATABASE_URL."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setattr("api.cli.console", Console(width=250))
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    database = Database.from_url(url)
+    from ledger.migrate import upgrade
+
+    upgrade(url)
+    database.transact(build_network)
+    yield database
+    database.dispose()
+    get_settings.cache_clear()
+
+
+def run(*args: str, code: int = 0, stdin: str | None = None):
+    result = CliRunner().invoke(cli, list(args), input=stdin)
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def write(path, body) -> str:
+    path.write_text(json.dumps(body))
+    return str(path)
+
+
+def test_cli_prints_text_in_square_brackets_intact(cli_db, tmp_path):
+    stock(cli_db, "HQ:STOCK:X1-LCD", 5)
+    entry = {**issue(2), "memo": "[urgent] swap for [b]customer[/b]", "refs": {"rq": "[RQ-1]"}}
+    entry_id = run("ledger", "post", write(tmp_path / "e.json", entry)).split()[0]
+    statement = run("ledger", "statement", "SP-0001:STOCK:X1-LCD")
+    assert "[urgent] swap for [b]customer[/b]" in statement
+    assert "[urgent] swap for [b]customer[/b]" in run("ledger", "entry", entry_id)
+    listed = run("ledger", "entries", "--ref-key", "rq", "--ref-value", "[RQ-1]")
+    assert "rq=[RQ-1]" in listed and "[urgent]" in listed
+    missing = run("ledger", "balance", "[red]SP-0404[/red]:STOCK:X1-LCD", code=1)
+    assert "'[red]SP-0404[/red]:STOCK:X1-LCD' does not exist" in missing
+
+
+def test_cli_bad_input_is_a_message_and_exit_1(cli_db, tmp_path):
+    (tmp_path / "bad.json").write_text('{"kind": "issue", ')
+    for args, said in [
+        (["ledger", "balance", "HQ:STOCK:X1-LCD", "--as-of", "2026-13-01"], "YYYY-MM-DD"),
+        (["ledger", "balance", "HQ:STOCK:X1-LCD", "--as-of", "yesterday"], "YYYY-MM-DD"),
+        (["ledger", "statement", "HQ:STOCK:X1-LCD", "--from", "2026-02-30"], "YYYY-MM-DD"),
+        (["ledger", "statement", "HQ:STOCK:X1-LCD", "--to", "soon"], "YYYY-MM-DD"),
+        (["ledger", "trial-balance", "--as-of", "20261130"], "YYYY-MM-DD"),
+        (["ledger", "entries", "--from", "last week"], "YYYY-MM-DD"),
+        (
+            [
+                "ledger",
+                "statement",
+                "HQ:STOCK:X1-LCD",
+                "--cursor",
+                "2026-01-01~99999999999999999999",
+            ],
+            "cursor",
+        ),
+        (["ledger", "entries", "--cursor", "garbage"], "cursor"),
+        (["ledger", "entries", "--account", "SP-0404:STOCK:X1-LCD"], "does not exist"),
+        (["ledger", "entry", "not-an-id"], "not an entry id"),
+        (["ledger", "entry", "01a20609-7bda-7500-90f6-8952b02632a6"], "does not exist"),
+        (["ledger", "statement", "SP-0404:STOCK:X1-LCD"], "does not exist"),
+        (["ledger", "post", "bad.json"], "not valid JSON"),
+        (["ledger", "post", "missing.json"], "cannot read missing.json"),
+        (["ledger", "post", str(tmp_path)], "cannot read"),
+        (["ledger", "post", write(tmp_path / "n.json", 5)], "error"),
+        (["ledger", "post", write(tmp_path / "l.json", [])], "nothing to post"),
+        (["ledger", "post", write(tmp_path / "z.json", [issue(0)])], "entry 0: postings.0.amount"),
+        (
+            ["ledger", "post", write(tmp_path / "u.json", issue(1, target="SP-0404:STOCK:X1-LCD"))],
+            "does not exist",
+        ),
+        (["export", "beancount", str(tmp_path / "no" / "such" / "dir.beancount")], "cannot write"),
+    ]:
+        output = run(*args, code=1)
+        assert said in output, (args, output)
+        assert "error" in output, args
+
+
+def test_cli_key_means_what_the_idempotency_key_header_means(cli_db, tmp_path):
+    stock(cli_db, "HQ:STOCK:X1-LCD", 10)
+    one = write(tmp_path / "one.json", issue(1))
+    first = run("ledger", "post", one, "--key", "rq-1").split()[0]
+    assert f"{first} already posted" in run("ledger", "post", one, "--key", "rq-1")
+    with cli_db.reading() as s:
+        assert queries.get_entry(s, SYSTEM, uuid.UUID(first))["idempotency_key"] == "rq-1"
+    assert "idempotency key: rq-1" in run("ledger", "entry", first)
+    keyed = write(tmp_path / "keyed.json", {**issue(1), "idempotency_key": "other"})
+    assert "differ" in run("ledger", "post", keyed, "--key", "rq-2", code=1)
+    many = write(tmp_path / "many.json", [issue(1), issue(1, target="SP-0002:STOCK:X1-LCD")])
+    posted = run("ledger", "post", many, "--key", "batch-7").split("\n")
+    again = run("ledger", "post", many, "--key", "batch-7")
+    assert again.count("already posted") == 2
+    with cli_db.reading() as s:
+        keys = [
+            queries.get_entry(s, SYSTEM, uuid.UUID(line.split()[0]))["idempotency_key"]
+            for line in posted
+            if line
+        ]
+    assert keys == ["batch-7/0", "batch-7/1"]
+
+
+def test_cli_shows_money_as_money(cli_db, tmp_path):
+    stock(cli_db, "HQ:STOCK:X1-LCD", 1500)
+    run("ledger", "post", write(tmp_path / "cny.json", opening(1234567, "BANK:STOCK:CNY")))
+    assert "BANK:STOCK:CNY: 12,345.67 CNY" in run("ledger", "balance", "BANK:STOCK:CNY")
+    assert "HQ:STOCK:X1-LCD: 1,500 X1-LCD" in run("ledger", "balance", "HQ:STOCK:X1-LCD")
+    before = run("ledger", "balance", "BANK:STOCK:CNY", "--as-of", str(TODAY - timedelta(days=1)))
+    assert "BANK:STOCK:CNY: 0.00 CNY" in before
+    statement = run("ledger", "statement", "BANK:STOCK:CNY")
+    assert "12,345.67" in statement and "1234567" not in statement
+    assert "OPEN:STOCK:CNY" in statement  # the counter-account
+    trial = run("ledger", "trial-balance")
+    assert "12,345.67" in trial and "-12,345.67" in trial and "1,500" in trial
+    assert "1234567" not in trial
+    as_of = run("ledger", "trial-balance", "--as-of", str(TODAY - timedelta(days=1)))
+    assert "12,345.67" not in as_of
+    listed = run("ledger", "entries", "--account", "BANK:STOCK:CNY")
+    assert "BANK:STOCK:CNY 12,345.67" in listed and "OPEN:STOCK:CNY -12,345.67" in listed
+
+
+def test_cli_lists_searches_and_shows_entries(cli_db, tmp_path):
+    serial = "860000000000301"
+    stock(cli_db, "HQ:STOCK:H-X1", 1, serials=[serial])
+    stock(cli_db, "HQ:STOCK:X1-LCD", 5)
+    for n in range(3):
+        run(
+            "ledger", "post", write(tmp_path / f"{n}.json", {**issue(1), "refs": {"rq": f"RQ-{n}"}})
+        )
+    swap = handset(serial, "HQ:STOCK:H-X1", "SP-0001:STOCK:H-X1")
+    swap_id = run("ledger", "post", write(tmp_path / "swap.json", swap)).split()[0]
+    found = run("ledger", "entries", "--ref-key", "rq", "--ref-value", "RQ-1")
+    assert "RQ-1" in found and "RQ-0" not in found and "RQ-2" not in found
+    first = run("ledger", "entries", "--kind", "issue", "--limit", "2")
+    assert "RQ-2" in first and "RQ-1" in first and "more: --cursor" in first
+    cursor = first.split("more: --cursor ")[1].split()[0]
+    rest = run("ledger", "entries", "--kind", "issue", "--limit", "2", "--cursor", cursor)
+    assert "RQ-0" in rest and "RQ-1" not in rest and "more:" not in rest
+    assert swap_id in run("ledger", "entries", "--holder", "SP-0001", "--actor", "system")
+    assert "no entries match" in run("ledger", "entries", "--to", str(TODAY - timedelta(days=1)))
+    shown = run("ledger", "entry", swap_id)
+    assert "SP-0001:STOCK:H-X1" in shown and serial in shown and "handset_move" in shown
+    around = ["--from", str(TODAY - timedelta(days=1)), "--to", str(TODAY + timedelta(days=1))]
+    statement = run("ledger", "statement", "SP-0001:STOCK:X1-LCD", *around)
+    assert statement.count("HQ:STOCK:X1-LCD") == 3 and "closing balance 3 X1-LCD" in statement
+    before = run("ledger", "statement", "SP-0001:STOCK:X1-LCD", "--to", str(TODAY - timedelta(1)))
+    assert "HQ:STOCK:X1-LCD" not in before and "closing balance 0 X1-LCD" in before
+
+
+def test_cli_database_trouble_is_a_message_not_a_traceback(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "aftersales"), "ledger", "balance", "HQ:STOCK:X1-LCD"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "db upgrade" in done.stdout + done.stderr
