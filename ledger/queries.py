@@ -181,6 +181,7 @@ class StatementPage:
 _STATEMENT_CURSOR = re.compile(r"(\d{4}-\d{2}-\d{2})~(\d{1,19})")
 _ENTRY_CURSOR = re.compile(r"(\d{4}-\d{2}-\d{2})~([0-9a-f]{32})")
 _MAX_ID = 2**63 - 1  # the largest BIGINT on PostgreSQL
+_REF_KEY = re.compile(r"[\w.:/-]{1,100}")
 
 
 def _bad_cursor(cursor: str) -> InvalidEntry:
@@ -478,6 +479,12 @@ def list_entries(
     if ref_value is not None and ref_key is None:
         raise InvalidEntry(
             "ref_value needs ref_key: say which reference to match", field="ref_value"
+        )
+    if ref_key is not None and not _REF_KEY.fullmatch(ref_key):
+        # It becomes a JSON path on SQLite: keep to characters that need no quoting.
+        raise InvalidEntry(
+            f"ref_key {ref_key!r} is not a reference name: letters, digits and . : / _ - only",
+            field="ref_key",
         )
     stmt = select(JournalEntry)
     if ref_key is not None:

@@ -497,6 +497,7 @@ def test_cli_bad_input_is_a_message_and_exit_1(cli_db, tmp_path):
             "cursor",
         ),
         (["ledger", "entries", "--cursor", "garbage"], "cursor"),
+        (["ledger", "entries", "--ref-key", 'a"b'], "ref_key"),
         (["ledger", "entries", "--account", "SP-0404:STOCK:X1-LCD"], "does not exist"),
         (["ledger", "entry", "not-an-id"], "not an entry id"),
         (["ledger", "entry", "01a20609-7bda-7500-90f6-8952b02632a6"], "does not exist"),
