@@ -93,6 +93,12 @@ def post_batch(
     return results
 
 
+@router.get("/entries/{entry_id}", response_model=EntryOut, summary="One entry")
+def get_entry(entry_id: uuid.UUID, actor: CurrentActor, db: DB):
+    with db.reading() as session:
+        return queries.get_entry(session, actor, entry_id)
+
+
 @router.get(
     "/entries",
     response_model=EntryPage,
@@ -144,12 +150,6 @@ def list_entries(
             limit=limit,
         )
     return EntryPage(items=page.items, next_cursor=page.next_cursor)
-
-
-@router.get("/entries/{entry_id}", response_model=EntryOut, summary="One entry")
-def get_entry(entry_id: uuid.UUID, actor: CurrentActor, db: DB):
-    with db.reading() as session:
-        return queries.get_entry(session, actor, entry_id)
 
 
 @router.post(
