@@ -7,17 +7,22 @@ command.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import uuid
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
 
 from ledger import queries, services
+from ledger.amounts import format_amount
 from ledger.db import Database
 from ledger.errors import LedgerError
 from ledger.journal import EntryIn
@@ -25,7 +30,25 @@ from ledger.models import Role
 from ledger.policy import SYSTEM
 from ledger.settings import get_settings
 
-app = typer.Typer(help="aftersales: the after-sales parts, handsets and deposits ledger.")
+
+class _Cli(typer.Typer):
+    """The command line, which answers every failure with a message and exit
+    code 1, never a traceback."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except SQLAlchemyError as exc:
+            _print_error(
+                f"the database failed: {type(exc).__name__}: {str(exc).splitlines()[0]}; check "
+                "DATABASE_URL and run `aftersales db upgrade`"
+            )
+        except Exception as exc:
+            _print_error(f"{type(exc).__name__}: {exc}")
+        sys.exit(1)
+
+
+app = _Cli(help="aftersales: the after-sales parts, handsets and deposits ledger.")
 db_app = typer.Typer(help="Database schema.")
 ledger_app = typer.Typer(help="Post and read the journal.")
 export_app = typer.Typer(help="Export the books.")
@@ -41,10 +64,76 @@ def _db() -> Database:
     return Database.from_url(get_settings().database_url)
 
 
-def _fail(exc: LedgerError) -> None:
+def _fail(exc: LedgerError) -> NoReturn:
     where = ", ".join(f"{k}={v}" for k, v in exc.where.items())
-    console.print(f"[red]error:[/red] {exc.detail}" + (f" [dim]({where})[/dim]" if where else ""))
+    text = Text.assemble(("error:", "red"), " ", exc.detail)
+    if where:
+        text.append(f" ({where})", style="dim")
+    console.print(text)
     raise typer.Exit(1)
+
+
+# User data (memos, codes, errors) is printed as Text, never as Rich markup:
+# "[urgent]" in a memo must come out as typed.
+
+
+def _print_error(message: str) -> None:
+    console.print(Text.assemble(("error:", "red"), " ", message))
+
+
+def _error(message: str) -> NoReturn:
+    _print_error(message)
+    raise typer.Exit(1)
+
+
+def _say(message: str) -> None:
+    console.print(Text(message))
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _day(value: str | None, option: str) -> date | None:
+    """A YYYY-MM-DD option, or a clear error naming the option."""
+    if value is None:
+        return None
+    try:
+        if not _DAY.fullmatch(value):
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        _error(f"{option} {value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-11-30")
+
+
+def _money(amount: int, decimals: int, commodity: str | None = None) -> str:
+    return format_amount(amount, decimals, commodity)
+
+
+def _cell(value: Any) -> Text:
+    return Text("" if value is None else str(value))
+
+
+def _read_json(file: Path) -> Any:
+    name = "stdin" if str(file) == "-" else str(file)
+    try:
+        text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        _error(f"{name} is not UTF-8 text")
+    except OSError as exc:
+        _error(f"cannot read {name}: {exc.strerror or exc}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        _error(f"{name} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+    except RecursionError:
+        _error(f"{name} is nested too deeply to be an entry")
+
+
+def _invalid(exc: ValidationError, prefix: str = "") -> NoReturn:
+    problems = [
+        f"{prefix}{'.'.join(str(p) for p in e['loc']) or 'entry'}: {e['msg']}" for e in exc.errors()
+    ]
+    _error("; ".join(problems))
 
 
 @app.command()
@@ -105,51 +194,85 @@ def balance(
     as_of: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
 ) -> None:
     """Balance of an account, now or at the end of a day."""
+    day = _day(as_of, "--as-of")
     with _db().reading() as session:
         try:
-            day = date.fromisoformat(as_of) if as_of else None
             result = queries.balance(session, SYSTEM, account, day)
         except LedgerError as exc:
             _fail(exc)
-    console.print(f"{account}: {result['balance']} ({result['commodity']})")
+    amount = _money(result["balance"], result["decimals"], result["commodity"])
+    _say(f"{account}: {amount}" + (f" (end of {day})" if day else ""))
 
 
 @ledger_app.command("statement")
-def statement(account: str, limit: int = 50, cursor: str | None = None) -> None:
-    """Postings of an account with a running balance."""
+def statement(
+    account: str,
+    date_from: Annotated[str | None, typer.Option("--from", help="YYYY-MM-DD")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="YYYY-MM-DD")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    cursor: str | None = None,
+) -> None:
+    """Postings of an account with a running balance, counter-accounts and serials."""
+    start, end = _day(date_from, "--from"), _day(date_to, "--to")
     with _db().reading() as session:
         try:
-            page = queries.statement(session, SYSTEM, account, cursor=cursor, limit=limit)
+            page = queries.statement(
+                session, SYSTEM, account, date_from=start, date_to=end, cursor=cursor, limit=limit
+            )
         except LedgerError as exc:
             _fail(exc)
-    table = Table("date", "kind", "amount", "balance", "memo", title=account)
-    table.add_row("", "opening", "", str(page.opening_balance), "")
+    decimals, commodity = page.account["decimals"], page.account["commodity"]
+    table = Table(
+        "date",
+        "kind",
+        "amount",
+        "balance",
+        "counter-accounts",
+        "serials",
+        "memo",
+        title=Text(f"{account} ({commodity})"),
+    )
+    table.add_row("", "opening", "", _money(page.opening_balance, decimals), "", "", "")
     for line in page.lines:
         table.add_row(
-            str(line["effective_date"]),
-            line["kind"],
-            str(line["amount"]),
-            str(line["balance"]),
-            line["memo"],
+            _cell(line["effective_date"]),
+            _cell(line["kind"]),
+            _money(line["amount"], decimals),
+            _money(line["balance"], decimals),
+            _cell("\n".join(line["counter_accounts"])),
+            _cell(" ".join(line["serials"])),
+            _cell(line["memo"]),
         )
     console.print(table)
+    closing = _money(page.closing_balance, decimals, commodity)
+    _say(f"closing balance {closing}" + (f" (end of {end})" if end else " (now)"))
     if page.next_cursor:
-        console.print(f"more: --cursor {page.next_cursor}")
+        _say(f"more: --cursor {page.next_cursor}")
 
 
 @ledger_app.command("trial-balance")
-def trial_balance() -> None:
+def trial_balance(
+    as_of: Annotated[str | None, typer.Option(help="YYYY-MM-DD: at the end of this day")] = None,
+) -> None:
     """Per commodity, all balances: they must sum to zero."""
+    day = _day(as_of, "--as-of")
     with _db().reading() as session:
-        rows = queries.trial_balance(session)
-    table = Table("commodity", "accounts", "debit balances", "credit balances", "net")
+        rows = queries.trial_balance(session, day)
+    table = Table(
+        "commodity",
+        "accounts",
+        "debit balances",
+        "credit balances",
+        "net",
+        title=f"trial balance, end of {day}" if day else "trial balance",
+    )
     for r in rows:
         table.add_row(
-            r["commodity"],
-            str(r["accounts"]),
-            str(r["debit_balances"]),
-            str(r["credit_balances"]),
-            str(r["net"]),
+            _cell(r["commodity"]),
+            f"{r['accounts']:,}",
+            _money(r["debit_balances"], r["decimals"]),
+            _money(r["credit_balances"], r["decimals"]),
+            _money(r["net"], r["decimals"]),
         )
     console.print(table)
 
@@ -160,7 +283,7 @@ def verify() -> None:
     with _db().reading() as session:
         problems = queries.verify(session)
     for problem in problems:
-        console.print(f"[red]{problem}[/red]")
+        console.print(Text(problem, style="red"))
     if problems:
         raise typer.Exit(1)
     console.print("ledger verified: every balance equals its history")
@@ -169,22 +292,43 @@ def verify() -> None:
 @ledger_app.command("post")
 def post(
     file: Annotated[Path, typer.Argument(help="JSON: one entry or a list of entries; - for stdin")],
-    idempotency_key: Annotated[str | None, typer.Option("--key")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            help="As Idempotency-Key over HTTP: one entry's key, or a list's batch key "
+            "(entry i without a key of its own gets KEY/i)",
+        ),
+    ] = None,
 ) -> None:
     """Post entries from JSON, all or nothing (as the system administrator)."""
-    raw = json.loads(sys.stdin.read() if str(file) == "-" else file.read_text())
-    try:
-        entries = [EntryIn.model_validate(e) for e in (raw if isinstance(raw, list) else [raw])]
-    except ValueError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
-    entries = services.keyed_batch(entries, idempotency_key)
+    raw = _read_json(file)
+    if isinstance(raw, list):
+        if not raw:
+            _error("the file holds an empty list: nothing to post")
+        entries = []
+        for i, item in enumerate(raw):
+            try:
+                entries.append(EntryIn.model_validate(item))
+            except ValidationError as exc:
+                _invalid(exc, f"entry {i}: ")
+        entries = services.keyed_batch(entries, idempotency_key)
+    else:
+        try:
+            entry = EntryIn.model_validate(raw)
+        except ValidationError as exc:
+            _invalid(exc)
+        if idempotency_key is not None:
+            if entry.idempotency_key not in (None, idempotency_key):
+                _error("--key and the entry's idempotency_key differ; give one")
+            entry = entry.model_copy(update={"idempotency_key": idempotency_key})
+        entries = [entry]
     try:
         results = _db().transact(lambda s: services.post(s, SYSTEM, entries))
     except LedgerError as exc:
         _fail(exc)
     for r in results:
-        console.print(f"{r.entry_id} {'posted' if r.created else 'already posted'}")
+        _say(f"{r.entry_id} {'posted' if r.created else 'already posted'}")
 
 
 @ledger_app.command("reverse")
@@ -207,13 +351,113 @@ def serial(serial_no: str) -> None:
             unit = queries.serial_history(session, SYSTEM, serial_no)
         except LedgerError as exc:
             _fail(exc)
-    table = Table("date", "kind", "from", "to", title=f"{serial_no} ({unit['commodity']})")
+    table = Table("date", "kind", "from", "to", title=Text(f"{serial_no} ({unit['commodity']})"))
     for move in unit["history"]:
         table.add_row(
-            str(move["effective_date"]), move["kind"], move["from_account"], move["to_account"]
+            _cell(move["effective_date"]),
+            _cell(move["kind"]),
+            _cell(move["from_account"]),
+            _cell(move["to_account"]),
         )
     console.print(table)
-    console.print(f"now at {unit['account']}")
+    _say(f"now at {unit['account']}")
+
+
+def _postings_text(postings: list[dict[str, Any]], decimals: dict[str, int]) -> Text:
+    lines = []
+    for p in postings:
+        amount = _money(p["amount"], decimals.get(p["commodity"], 0))
+        serials = f" [{' '.join(p['serials'])}]" if p["serials"] else ""
+        lines.append(f"{p['account']} {amount}{serials}")
+    return Text("\n".join(lines))
+
+
+@ledger_app.command("entries")
+def entries(
+    ref_key: Annotated[str | None, typer.Option(help="Entries whose refs have this key")] = None,
+    ref_value: Annotated[str | None, typer.Option(help="...with this value")] = None,
+    kind: str | None = None,
+    account: Annotated[str | None, typer.Option(help="With a posting on this account")] = None,
+    holder: Annotated[str | None, typer.Option(help="With a posting on this holder")] = None,
+    actor: Annotated[str | None, typer.Option(help="Posted by this user")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="YYYY-MM-DD")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="YYYY-MM-DD")] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+) -> None:
+    """List and search entries, newest first (the filters of GET /entries)."""
+    start, end = _day(date_from, "--from"), _day(date_to, "--to")
+    with _db().reading() as session:
+        try:
+            page = queries.list_entries(
+                session,
+                SYSTEM,
+                ref_key=ref_key,
+                ref_value=ref_value,
+                kind=kind,
+                account=account,
+                holder=holder,
+                actor_name=actor,
+                date_from=start,
+                date_to=end,
+                cursor=cursor,
+                limit=limit,
+            )
+        except LedgerError as exc:
+            _fail(exc)
+        decimals = queries.commodity_decimals(
+            session, {p["commodity"] for e in page.items for p in e["postings"]}
+        )
+    table = Table("date", "entry", "kind", "actor", "memo", "refs", "postings")
+    for e in page.items:
+        table.add_row(
+            _cell(e["effective_date"]),
+            _cell(e["id"]),
+            _cell(e["kind"]),
+            _cell(e["actor"]),
+            _cell(e["memo"]),
+            _cell("\n".join(f"{k}={v}" for k, v in e["refs"].items())),
+            _postings_text(e["postings"], decimals),
+        )
+    console.print(table) if page.items else _say("no entries match")
+    if page.next_cursor:
+        _say(f"more: --cursor {page.next_cursor}")
+
+
+@ledger_app.command("entry")
+def entry(entry_id: Annotated[str, typer.Argument(help="The entry's id")]) -> None:
+    """One entry: its postings and the serials they moved."""
+    try:
+        key = uuid.UUID(entry_id)
+    except ValueError:
+        _error(f"{entry_id!r} is not an entry id (a UUID such as 0196a5c2-…)")
+    with _db().reading() as session:
+        try:
+            view = queries.get_entry(session, SYSTEM, key)
+        except LedgerError as exc:
+            _fail(exc)
+        decimals = queries.commodity_decimals(session, {p["commodity"] for p in view["postings"]})
+    _say(f"entry {view['id']} ({view['kind']}), effective {view['effective_date']}")
+    _say(f"posted {view['created_at']:%Y-%m-%d %H:%M:%S} UTC by {view['actor']}")
+    for label, value in [
+        ("idempotency key", view["idempotency_key"]),
+        ("memo", view["memo"]),
+        ("refs", ", ".join(f"{k}={v}" for k, v in view["refs"].items())),
+        ("reverses", view["reverses_entry_id"]),
+        ("reversed by", view["reversed_by_entry_id"]),
+    ]:
+        if value:
+            _say(f"{label}: {value}")
+    table = Table("line", "account", "commodity", "amount", "serials")
+    for p in view["postings"]:
+        table.add_row(
+            str(p["line_no"]),
+            _cell(p["account"]),
+            _cell(p["commodity"]),
+            _money(p["amount"], decimals.get(p["commodity"], 0)),
+            _cell(" ".join(p["serials"])),
+        )
+    console.print(table)
 
 
 @export_app.command("beancount")
@@ -221,9 +465,13 @@ def export_beancount(file: Path) -> None:
     """The whole journal in Beancount syntax; check it with `bean-check FILE`."""
     from ledger.export import write_beancount
 
-    with _db().reading() as session, file.open("w", encoding="utf-8") as out:
+    try:
+        out = file.open("w", encoding="utf-8")
+    except OSError as exc:
+        _error(f"cannot write {file}: {exc.strerror or exc}")
+    with _db().reading() as session, out:
         summary = write_beancount(session, out)
-    console.print(f"wrote {file}: {summary}")
+    _say(f"wrote {file}: {summary}")
 
 
 def _username(value: str) -> str:

@@ -78,6 +78,12 @@ class HolderOut(BaseModel):
     name: str
     kind: HolderKind
     grade: str | None
+    parent: str | None = Field(default=None, description="Code of the holder above, if any")
+
+
+class HolderPage(BaseModel):
+    items: list[HolderOut]
+    next_after: str | None = Field(description="Pass as `after` for the next page")
 
 
 class CommodityIn(BaseModel):
@@ -146,13 +152,21 @@ class StatementLine(BaseModel):
     amount: int
     balance: int
     created_at: datetime
+    counter_accounts: list[str] = Field(
+        description="The entry's other accounts, in line order (another service point's hidden)"
+    )
+    serials: list[str] = Field(description="The serials this posting moved")
 
 
 class StatementOut(BaseModel):
     account: str
     commodity: str
-    opening_balance: int
-    closing_balance: int
+    decimals: int
+    opening_balance: int = Field(description="Balance before this page's first line")
+    closing_balance: int = Field(
+        description="Balance at the end of the statement's period (`to`, or now), on every page"
+    )
+    page_closing_balance: int = Field(description="Running balance after this page's last line")
     lines: list[StatementLine]
     next_cursor: str | None
 
@@ -179,6 +193,11 @@ class EntryOut(BaseModel):
     postings: list[PostingOut]
 
 
+class EntryPage(BaseModel):
+    items: list[EntryOut] = Field(description="Newest first: by effective date, then posting order")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page")
+
+
 class PostResultOut(BaseModel):
     entry_id: uuid.UUID
     created: bool = Field(description="False when the idempotency key had already been used")
@@ -195,15 +214,18 @@ class SerialMoveOut(BaseModel):
     kind: str
     effective_date: date
     created_at: datetime
-    from_account: str
-    to_account: str
+    from_account: str | None = Field(description="None: another service point's account")
+    to_account: str | None = Field(description="None: another service point's account")
 
 
 class SerialOut(BaseModel):
     serial: str
     commodity: str
     colour: str | None
-    account: str
+    account: str | None = Field(
+        description="Where it is now; None for a service point that neither holds it nor "
+        "put it there"
+    )
     history: list[SerialMoveOut]
 
 

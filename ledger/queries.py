@@ -5,14 +5,16 @@ postings dated after that day."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ledger.amounts import MAX_BALANCE
 from ledger.errors import InvalidEntry, NotFound
@@ -76,15 +78,42 @@ def holder_code(session: Session, holder_id: int) -> str | None:
     return session.scalar(select(Holder.code).where(Holder.id == holder_id))
 
 
+def _holders():
+    parent = aliased(Holder)
+    return select(
+        Holder.code, Holder.name, Holder.kind, Holder.grade, parent.code.label("parent")
+    ).outerjoin(parent, parent.id == Holder.parent_id)
+
+
 def list_holders(
     session: Session, actor: Actor, *, kind: str | None = None, after=None, limit: int = 100
-) -> list[Holder]:
-    stmt = _page(select(Holder), Holder.code, after, limit)
+) -> list[dict[str, Any]]:
+    """Holders in code order, each with the code of its parent (region or
+    warehouse above it); a service point sees only itself."""
+    stmt = _page(_holders(), Holder.code, after, limit)
     if not actor.sees_everything:
         stmt = stmt.where(Holder.id == actor.holder_id)
     if kind:
         stmt = stmt.where(Holder.kind == kind)
-    return list(session.scalars(stmt))
+    return [dict(r._mapping) for r in session.execute(stmt)]
+
+
+def get_holder(session: Session, actor: Actor, code: str) -> dict[str, Any]:
+    stmt = _holders().where(Holder.code == code)
+    if not actor.sees_everything:
+        stmt = stmt.where(Holder.id == actor.holder_id)
+    row = session.execute(stmt).one_or_none()
+    if row is None:
+        raise NotFound(f"holder {code!r} does not exist", holder=code)
+    return dict(row._mapping)
+
+
+def _holder_id(session: Session, actor: Actor, code: str) -> int:
+    """The id of a holder the actor may see; "not yours" answers as "no such holder"."""
+    holder_id = session.scalar(select(Holder.id).where(Holder.code == code))
+    if holder_id is None or not (actor.sees_everything or holder_id == actor.holder_id):
+        raise NotFound(f"holder {code!r} does not exist", holder=code)
+    return holder_id
 
 
 def list_commodities(
@@ -145,8 +174,57 @@ class StatementPage:
     account: dict[str, Any]
     opening_balance: int
     lines: list[dict[str, Any]] = field(default_factory=list)
+    # The account's balance at the end of the statement's period (`date_to`,
+    # or now), whatever page this is; `page_closing_balance` is the running
+    # balance after this page's last line.
     closing_balance: int = 0
+    page_closing_balance: int = 0
     next_cursor: str | None = None
+
+
+_STATEMENT_CURSOR = re.compile(r"(\d{4}-\d{2}-\d{2})~(\d{1,19})")
+_ENTRY_CURSOR = re.compile(r"(\d{4}-\d{2}-\d{2})~([0-9a-f]{32})")
+_MAX_ID = 2**63 - 1  # the largest BIGINT on PostgreSQL
+_REF_KEY = re.compile(r"[\w.:/-]{1,100}")
+
+
+def _bad_cursor(cursor: str) -> InvalidEntry:
+    return InvalidEntry(
+        f"cursor {cursor!r} is not valid; pass the `next_cursor` of the previous page as it is",
+        field="cursor",
+    )
+
+
+def _statement_cursor(cursor: str) -> tuple[date, int]:
+    """`YYYY-MM-DD~posting id`, the id a non-negative integer below 2**63."""
+    match = _STATEMENT_CURSOR.fullmatch(cursor)
+    if match is None or int(match[2]) > _MAX_ID:
+        raise _bad_cursor(cursor)
+    try:
+        return date.fromisoformat(match[1]), int(match[2])
+    except ValueError:
+        raise _bad_cursor(cursor) from None
+
+
+def _entry_cursor(cursor: str) -> tuple[date, uuid.UUID]:
+    """`YYYY-MM-DD~entry id` (32 lowercase hex digits)."""
+    match = _ENTRY_CURSOR.fullmatch(cursor)
+    if match is None:
+        raise _bad_cursor(cursor)
+    try:
+        return date.fromisoformat(match[1]), uuid.UUID(hex=match[2])
+    except ValueError:
+        raise _bad_cursor(cursor) from None
+
+
+def _sum_after(session: Session, account_id: int, start) -> int:
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(Posting.amount), 0)).where(
+                Posting.account_id == account_id, start if start is not None else True
+            )
+        )
+    )
 
 
 def statement(
@@ -160,28 +238,24 @@ def statement(
     limit: int = 100,
 ) -> StatementPage:
     """Postings of an account in effective-date order with a running balance,
-    a page at a time; `cursor` is the `next_cursor` of the previous page."""
+    a page at a time; `cursor` is the `next_cursor` of the previous page.
+
+    Each line names its counter-accounts (the entry's other accounts, without
+    another service point's) and the serials the posting moved."""
     account = get_account(session, actor, code)
     if cursor:
-        try:
-            day, _, last_id = cursor.partition("~")
-            start = tuple_(Posting.effective_date, Posting.id) > tuple_(
-                date.fromisoformat(day), int(last_id)
-            )
-        except ValueError:
-            raise InvalidEntry(f"cursor {cursor!r} is not valid", field="cursor") from None
+        day, last_id = _statement_cursor(cursor)
+        start = tuple_(Posting.effective_date, Posting.id) > tuple_(day, last_id)
     elif date_from:
         start = Posting.effective_date >= date_from
     else:
         start = None
     mine = Posting.account_id == account["id"]
     # Opening = now minus everything from the start of the page onwards.
-    after_start = session.scalar(
-        select(func.coalesce(func.sum(Posting.amount), 0)).where(
-            mine, start if start is not None else True
-        )
-    )
-    opening = account["balance"] - int(after_start)
+    opening = account["balance"] - _sum_after(session, account["id"], start)
+    closing = account["balance"]
+    if date_to:
+        closing -= _sum_after(session, account["id"], Posting.effective_date > date_to)
     stmt = (
         select(
             Posting.id,
@@ -203,9 +277,11 @@ def statement(
     if date_to:
         stmt = stmt.where(Posting.effective_date <= date_to)
     rows = session.execute(stmt).all()
-    page = StatementPage(account=account, opening_balance=opening)
+    shown = rows[:limit]
+    counter, moved = _counterparts(session, actor, account, {r.entry_id for r in shown})
+    page = StatementPage(account=account, opening_balance=opening, closing_balance=closing)
     running = opening
-    for row in rows[:limit]:
+    for row in shown:
         running += row.amount
         page.lines.append(
             {
@@ -217,13 +293,60 @@ def statement(
                 "amount": row.amount,
                 "balance": running,
                 "created_at": row.created_at,
+                "counter_accounts": counter.get(row.entry_id, []),
+                "serials": sorted(moved.get((row.entry_id, row.amount > 0), [])),
             }
         )
-    page.closing_balance = running
+    page.page_closing_balance = running
     if len(rows) > limit:
         last = rows[limit - 1]
         page.next_cursor = f"{last.effective_date.isoformat()}~{last.id}"
     return page
+
+
+def _counterparts(
+    session: Session, actor: Actor, account: dict[str, Any], entry_ids: set[uuid.UUID]
+) -> tuple[dict[uuid.UUID, list[str]], dict[tuple[uuid.UUID, bool], list[str]]]:
+    """Of these entries: the counter-accounts, i.e. the other accounts of the
+    same commodity (each commodity balances on its own, so these are the other
+    side of the posting), in line order and without another service point's;
+    and the serials each entry moved into (True) or out of (False) `account`."""
+    account_id = account["id"]
+    counter: dict[uuid.UUID, list[str]] = defaultdict(list)
+    moved: dict[tuple[uuid.UUID, bool], list[str]] = defaultdict(list)
+    if not entry_ids:
+        return counter, moved
+    ids = sorted(entry_ids)
+    for entry_id, code, holder_id, kind in session.execute(
+        select(Posting.entry_id, Account.code, Account.holder_id, Holder.kind)
+        .join(Account, Account.id == Posting.account_id)
+        .join(Holder, Holder.id == Account.holder_id)
+        .join(Commodity, Commodity.id == Posting.commodity_id)
+        .where(
+            Posting.entry_id.in_(ids),
+            Posting.account_id != account_id,
+            Commodity.code == account["commodity"],
+        )
+        .order_by(Posting.entry_id, Posting.line_no)
+    ):
+        if not _hidden(actor, kind, holder_id) and code not in counter[entry_id]:
+            counter[entry_id].append(code)
+    for entry_id, serial, src, dst in session.execute(
+        select(
+            SerialMove.entry_id,
+            SerialMove.serial,
+            SerialMove.from_account_id,
+            SerialMove.to_account_id,
+        ).where(
+            SerialMove.entry_id.in_(ids),
+            or_(SerialMove.from_account_id == account_id, SerialMove.to_account_id == account_id),
+        )
+    ):
+        if dst == account_id:
+            moved[(entry_id, True)].append(serial)
+        if src == account_id:
+            moved[(entry_id, False)].append(serial)
+    return counter, moved
 
 
 def get_entry(session: Session, actor: Actor, entry_id: uuid.UUID) -> dict[str, Any]:
@@ -327,6 +450,179 @@ def posted_entry(
     }
 
 
+@dataclass
+class EntryPage:
+    items: list[dict[str, Any]]
+    next_cursor: str | None = None
+
+
+def list_entries(
+    session: Session,
+    actor: Actor,
+    *,
+    ref_key: str | None = None,
+    ref_value: str | None = None,
+    kind: str | None = None,
+    account: str | None = None,
+    holder: str | None = None,
+    actor_name: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> EntryPage:
+    """Entries matching every filter given, newest first: by (effective date,
+    id) descending, the id being a UUIDv7, so within a day in posting order.
+    `cursor` is the `next_cursor` of the previous page.
+
+    `ref_key` alone: entries whose refs have that key; with `ref_value`: with
+    that value (a JSON path read, `JSON_EXTRACT` on SQLite, `->>` on
+    PostgreSQL). A service point sees only entries touching its own point,
+    shown as `get_entry` shows them; an account or holder it may not see
+    answers as one that does not exist."""
+    if ref_value is not None and ref_key is None:
+        raise InvalidEntry(
+            "ref_value needs ref_key: say which reference to match", field="ref_value"
+        )
+    if ref_key is not None and not _REF_KEY.fullmatch(ref_key):
+        # It becomes a JSON path on SQLite: keep to characters that need no quoting.
+        raise InvalidEntry(
+            f"ref_key {ref_key!r} is not a reference name: letters, digits and . : / _ - only",
+            field="ref_key",
+        )
+    stmt = select(JournalEntry)
+    if ref_key is not None:
+        value = JournalEntry.refs[ref_key].as_string()
+        stmt = stmt.where(value.is_not(None) if ref_value is None else value == ref_value)
+    if kind is not None:
+        stmt = stmt.where(JournalEntry.kind == kind)
+    if actor_name is not None:
+        stmt = stmt.where(JournalEntry.actor == actor_name)
+    if date_from is not None:
+        stmt = stmt.where(JournalEntry.effective_date >= date_from)
+    if date_to is not None:
+        stmt = stmt.where(JournalEntry.effective_date <= date_to)
+    if account is not None:
+        account_id = get_account(session, actor, account)["id"]
+        stmt = stmt.where(
+            JournalEntry.id.in_(select(Posting.entry_id).where(Posting.account_id == account_id))
+        )
+    holders = []
+    if holder is not None:
+        holders.append(_holder_id(session, actor, holder))
+    if not actor.sees_everything:
+        holders.append(actor.holder_id)
+    for holder_id in set(holders):
+        stmt = stmt.where(
+            JournalEntry.id.in_(
+                select(Posting.entry_id)
+                .join(Account, Account.id == Posting.account_id)
+                .where(Account.holder_id == holder_id)
+            )
+        )
+    if cursor:
+        day, last_id = _entry_cursor(cursor)
+        stmt = stmt.where(
+            or_(
+                JournalEntry.effective_date < day,
+                and_(JournalEntry.effective_date == day, JournalEntry.id < last_id),
+            )
+        )
+    stmt = stmt.order_by(JournalEntry.effective_date.desc(), JournalEntry.id.desc())
+    entries = list(session.scalars(stmt.limit(limit + 1)))
+    page = EntryPage(items=_entry_views(session, actor, entries[:limit]))
+    if len(entries) > limit:
+        last = entries[limit - 1]
+        page.next_cursor = f"{last.effective_date.isoformat()}~{last.id.hex}"
+    return page
+
+
+def _entry_views(
+    session: Session, actor: Actor, entries: list[JournalEntry]
+) -> list[dict[str, Any]]:
+    """What `get_entry` shows of each of these entries, in a few queries for all."""
+    if not entries:
+        return []
+    ids = [e.id for e in entries]
+    lines: dict[uuid.UUID, list] = defaultdict(list)
+    for line in session.execute(
+        select(
+            Posting.entry_id,
+            Posting.line_no,
+            Posting.amount,
+            Posting.account_id,
+            Account.code,
+            Account.holder_id,
+            Holder.kind,
+            Commodity.code.label("commodity"),
+        )
+        .join(Account, Account.id == Posting.account_id)
+        .join(Holder, Holder.id == Account.holder_id)
+        .join(Commodity, Commodity.id == Posting.commodity_id)
+        .where(Posting.entry_id.in_(ids))
+        .order_by(Posting.entry_id, Posting.line_no)
+    ):
+        lines[line.entry_id].append(line)
+    serials: dict[tuple[uuid.UUID, str, int], list[str]] = defaultdict(list)
+    for entry_id, serial, src, dst in session.execute(
+        select(
+            SerialMove.entry_id,
+            SerialMove.serial,
+            SerialMove.from_account_id,
+            SerialMove.to_account_id,
+        ).where(SerialMove.entry_id.in_(ids))
+    ):
+        serials[(entry_id, "out", src)].append(serial)
+        serials[(entry_id, "in", dst)].append(serial)
+    reversed_by = dict(
+        session.execute(
+            select(JournalEntry.reverses_entry_id, JournalEntry.id).where(
+                JournalEntry.reverses_entry_id.in_(ids)
+            )
+        ).all()
+    )
+    views = []
+    for entry in entries:
+        postings = [
+            {
+                "line_no": line.line_no,
+                "account": line.code,
+                "commodity": line.commodity,
+                "amount": line.amount,
+                "serials": sorted(
+                    serials.get((entry.id, "in" if line.amount > 0 else "out", line.account_id), [])
+                ),
+            }
+            for line in lines[entry.id]
+            if not _hidden(actor, line.kind, line.holder_id)
+        ]
+        views.append(
+            {
+                "id": entry.id,
+                "kind": entry.kind,
+                "effective_date": entry.effective_date,
+                "created_at": entry.created_at,
+                "actor": entry.actor,
+                "idempotency_key": entry.idempotency_key,
+                "memo": entry.memo,
+                "refs": entry.refs,
+                "reverses_entry_id": entry.reverses_entry_id,
+                "reversed_by_entry_id": reversed_by.get(entry.id),
+                "postings": postings,
+            }
+        )
+    return views
+
+
+def commodity_decimals(session: Session, codes: Iterable[str]) -> dict[str, int]:
+    """Decimals of these commodities by code (for showing amounts as money)."""
+    return dict(
+        session.execute(
+            select(Commodity.code, Commodity.decimals).where(Commodity.code.in_(sorted(set(codes))))
+        ).all()
+    )
+
+
 def _hidden(actor: Actor, holder_kind: str, holder_id: int) -> bool:
     """A service point sees its own lines and the brand's, never another point's."""
     return (
@@ -337,64 +633,114 @@ def _hidden(actor: Actor, holder_kind: str, holder_id: int) -> bool:
 
 
 def serial_history(session: Session, actor: Actor, serial: str) -> dict[str, Any]:
+    """Where a serial is and every move it made.
+
+    A service point sees a serial only if it was ever in its custody, and
+    then only the moves into or out of its own accounts. It sees where the
+    serial is now while it holds it, or when its own move put it there (a
+    handset lent to a customer); otherwise `account` is None. Another
+    point's account codes are never shown. Anything else answers as an
+    unknown serial."""
     unit = session.execute(
-        select(SerialUnit, Account.code, Account.holder_id, Commodity.code)
+        select(SerialUnit, Account.code, Account.holder_id, Commodity.code, Holder.kind)
         .join(Account, Account.id == SerialUnit.account_id)
+        .join(Holder, Holder.id == Account.holder_id)
         .join(Commodity, Commodity.id == SerialUnit.commodity_id)
         .where(SerialUnit.serial == serial)
     ).one_or_none()
-    if unit is None or not (actor.sees_everything or unit[2] == actor.holder_id):
+    if unit is None:
         raise NotFound(f"serial {serial!r} is not known", serial=serial)
-    source = Account.__table__.alias("source")
-    target = Account.__table__.alias("target")
+    source = aliased(Account)
+    target = aliased(Account)
+    source_holder = aliased(Holder)
+    target_holder = aliased(Holder)
     moves = session.execute(
         select(
             SerialMove.entry_id,
             JournalEntry.kind,
             JournalEntry.effective_date,
             JournalEntry.created_at,
-            source.c.code,
-            target.c.code,
+            source.code.label("from_account"),
+            target.code.label("to_account"),
+            source.holder_id.label("from_holder"),
+            target.holder_id.label("to_holder"),
+            source_holder.kind.label("from_kind"),
+            target_holder.kind.label("to_kind"),
         )
         .join(JournalEntry, JournalEntry.id == SerialMove.entry_id)
-        .join(source, source.c.id == SerialMove.from_account_id)
-        .join(target, target.c.id == SerialMove.to_account_id)
+        .join(source, source.id == SerialMove.from_account_id)
+        .join(target, target.id == SerialMove.to_account_id)
+        .join(source_holder, source_holder.id == source.holder_id)
+        .join(target_holder, target_holder.id == target.holder_id)
         .where(SerialMove.serial == serial)
         .order_by(SerialMove.id)
     ).all()
+    account: str | None = unit[1]
+    if not actor.sees_everything:
+        point = actor.holder_id
+        held_now = unit[2] == point
+        own = [m for m in moves if point in (m.from_holder, m.to_holder)]
+        if not (held_now or own):
+            raise NotFound(f"serial {serial!r} is not known", serial=serial)
+        put_there = bool(moves) and moves[-1].from_holder == point
+        if not (held_now or put_there) or _hidden(actor, unit[4], unit[2]):
+            account = None
+        moves = own
     return {
         "serial": serial,
         "commodity": unit[3],
         "colour": unit[0].colour,
-        "account": unit[1],
+        "account": account,
         "history": [
             {
-                "entry_id": m[0],
-                "kind": m[1],
-                "effective_date": m[2],
-                "created_at": m[3],
-                "from_account": m[4],
-                "to_account": m[5],
+                "entry_id": m.entry_id,
+                "kind": m.kind,
+                "effective_date": m.effective_date,
+                "created_at": m.created_at,
+                "from_account": None
+                if _hidden(actor, m.from_kind, m.from_holder)
+                else m.from_account,
+                "to_account": None if _hidden(actor, m.to_kind, m.to_holder) else m.to_account,
             }
             for m in moves
         ],
     }
 
 
-def trial_balance(session: Session) -> list[dict[str, Any]]:
+def trial_balance(session: Session, as_of: date | None = None) -> list[dict[str, Any]]:
     """Per commodity: what is held, what is owed, and their sum, which a sound
-    ledger keeps at exactly zero."""
+    ledger keeps at exactly zero; now, or at the end of `as_of`.
+
+    As of a day, each account's balance is its stored balance minus the
+    postings dated after that day, found through the entries' date index: the
+    history up to the day is not read."""
+    amount = Account.balance
+    stmt = select(Commodity.code, Commodity.decimals, Account.id.label("account_id"))
+    if as_of is not None:
+        later = (
+            select(Posting.account_id, func.sum(Posting.amount).label("total"))
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .where(JournalEntry.effective_date > as_of)
+            .group_by(Posting.account_id)
+            .subquery()
+        )
+        amount = Account.balance - func.coalesce(later.c.total, 0)
+    per_account = stmt.add_columns(amount.label("amount")).join(
+        Account, Account.commodity_id == Commodity.id
+    )
+    if as_of is not None:
+        per_account = per_account.outerjoin(later, later.c.account_id == Account.id)
+    balances = per_account.subquery()
     rows = session.execute(
         select(
-            Commodity.code,
-            Commodity.decimals,
-            func.count(Account.id),
-            func.coalesce(func.sum(Account.balance).filter(Account.balance > 0), 0),
-            func.coalesce(func.sum(Account.balance).filter(Account.balance < 0), 0),
+            balances.c.code,
+            balances.c.decimals,
+            func.count(balances.c.account_id),
+            func.coalesce(func.sum(balances.c.amount).filter(balances.c.amount > 0), 0),
+            func.coalesce(func.sum(balances.c.amount).filter(balances.c.amount < 0), 0),
         )
-        .join(Account, Account.commodity_id == Commodity.id)
-        .group_by(Commodity.code, Commodity.decimals)
-        .order_by(Commodity.code)
+        .group_by(balances.c.code, balances.c.decimals)
+        .order_by(balances.c.code)
     )
     return [
         {

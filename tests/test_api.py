@@ -141,7 +141,8 @@ def test_a_service_point_sees_only_itself_and_gets_404_for_others(client, db):
     assert own.status_code == 200
     listed = client.get("/accounts?limit=1000", headers=sp1).json()["items"]
     assert listed and {a["holder"] for a in listed} == {"SP-0001"}
-    assert [h["code"] for h in client.get("/holders", headers=sp1).json()] == ["SP-0001"]
+    holders = client.get("/holders", headers=sp1).json()["items"]
+    assert [h["code"] for h in holders] == ["SP-0001"]
     assert client.get("/trial-balance", headers=sp1).status_code == 403
     assert client.post("/entries", json=issue(1), headers=sp1).status_code == 403
 

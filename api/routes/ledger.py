@@ -12,6 +12,7 @@ from api.deps import DB, CurrentActor
 from api.schemas import (
     BalanceOut,
     EntryOut,
+    EntryPage,
     PostResultOut,
     ReverseIn,
     SerialOut,
@@ -98,6 +99,59 @@ def get_entry(entry_id: uuid.UUID, actor: CurrentActor, db: DB):
         return queries.get_entry(session, actor, entry_id)
 
 
+@router.get(
+    "/entries",
+    response_model=EntryPage,
+    summary="Find entries by reference, kind, account, holder, actor and date, newest first",
+)
+def list_entries(
+    actor: CurrentActor,
+    db: DB,
+    ref_key: str | None = Query(
+        default=None,
+        max_length=100,
+        pattern=r"^[\w.:/-]+$",
+        description="Entries whose `refs` have this key",
+        examples=["requisition"],
+    ),
+    ref_value: str | None = Query(
+        default=None, max_length=500, description="…with this value (needs `ref_key`)"
+    ),
+    kind: str | None = Query(default=None, max_length=40, pattern=r"^[a-z][a-z0-9_]{0,39}$"),
+    account: str | None = Query(
+        default=None, max_length=120, description="Entries with a posting on this account"
+    ),
+    holder: str | None = Query(
+        default=None, max_length=40, description="Entries with a posting on this holder's accounts"
+    ),
+    actor_name: str | None = Query(
+        default=None, alias="actor", max_length=80, description="Posted by this user"
+    ),
+    date_from: date | None = Query(default=None, alias="from", description="Effective on or after"),
+    date_to: date | None = Query(default=None, alias="to", description="Effective on or before"),
+    cursor: str | None = Query(
+        default=None, max_length=64, description="`next_cursor` of the previous page"
+    ),
+    limit: int = Query(default=100, ge=1, le=1000),
+):
+    with db.reading() as session:
+        page = queries.list_entries(
+            session,
+            actor,
+            ref_key=ref_key,
+            ref_value=ref_value,
+            kind=kind,
+            account=account,
+            holder=holder,
+            actor_name=actor_name,
+            date_from=date_from,
+            date_to=date_to,
+            cursor=cursor,
+            limit=limit,
+        )
+    return EntryPage(items=page.items, next_cursor=page.next_cursor)
+
+
 @router.post(
     "/entries/{entry_id}/reverse",
     response_model=EntryOut,
@@ -152,7 +206,9 @@ def statement(
     db: DB,
     date_from: date | None = Query(default=None, alias="from"),
     date_to: date | None = Query(default=None, alias="to"),
-    cursor: str | None = Query(default=None, description="`next_cursor` of the previous page"),
+    cursor: str | None = Query(
+        default=None, max_length=64, description="`next_cursor` of the previous page"
+    ),
     limit: int = Query(default=100, ge=1, le=1000),
 ):
     with db.reading() as session:
@@ -162,8 +218,10 @@ def statement(
     return StatementOut(
         account=code,
         commodity=page.account["commodity"],
+        decimals=page.account["decimals"],
         opening_balance=page.opening_balance,
         closing_balance=page.closing_balance,
+        page_closing_balance=page.page_closing_balance,
         lines=page.lines,
         next_cursor=page.next_cursor,
     )
@@ -180,7 +238,11 @@ def serial_history(serial: str, actor: CurrentActor, db: DB):
     response_model=list[TrialBalanceRow],
     summary="Per commodity, all balances sum to zero",
 )
-def trial_balance(actor: CurrentActor, db: DB):
+def trial_balance(
+    actor: CurrentActor,
+    db: DB,
+    as_of: date | None = Query(default=None, description="End of this day, by effective date"),
+):
     require_role(actor, *READERS)
     with db.reading() as session:
-        return queries.trial_balance(session)
+        return queries.trial_balance(session, as_of)

@@ -13,6 +13,7 @@ from api.schemas import (
     CommodityOut,
     HolderIn,
     HolderOut,
+    HolderPage,
 )
 from ledger import masterdata, queries
 from ledger.models import Role
@@ -21,7 +22,7 @@ from ledger.policy import require_role
 router = APIRouter(tags=["master data"])
 
 
-@router.get("/holders", response_model=list[HolderOut], summary="List holders")
+@router.get("/holders", response_model=HolderPage, summary="List holders, a page at a time")
 def list_holders(
     actor: CurrentActor,
     db: DB,
@@ -30,8 +31,8 @@ def list_holders(
     limit: int = Query(default=100, ge=1, le=1000),
 ):
     with db.reading() as session:
-        holders = queries.list_holders(session, actor, kind=kind, after=after, limit=limit)
-        return [HolderOut.model_validate(h, from_attributes=True) for h in holders]
+        rows = queries.list_holders(session, actor, kind=kind, after=after, limit=limit)
+    return HolderPage(items=rows, next_after=rows[-1]["code"] if len(rows) == limit else None)
 
 
 @router.post(
@@ -42,12 +43,14 @@ def list_holders(
 )
 def create_holder(body: HolderIn, actor: CurrentActor, db: DB):
     require_role(actor, Role.ADMIN)
-    holder = db.transact(
-        lambda s: masterdata.create_holder(
-            s, body.code, body.name, body.kind, parent=body.parent, grade=body.grade
+
+    def work(session):
+        holder = masterdata.create_holder(
+            session, body.code, body.name, body.kind, parent=body.parent, grade=body.grade
         )
-    )
-    return HolderOut.model_validate(holder, from_attributes=True)
+        return queries.get_holder(session, actor, holder.code)
+
+    return db.transact(work)
 
 
 @router.get("/commodities", response_model=list[CommodityOut], summary="List commodities")
