@@ -18,17 +18,22 @@ COMMODITY = r"[A-Z](?:[A-Z0-9'._-]{0,22}[A-Z0-9])?"
 ACCOUNT = f"{HOLDER}:{PURPOSE}:{COMMODITY}"
 SERIAL = r"[A-Za-z0-9._/-]{1,40}"
 NAME = r"[^\x00-\x1f\x7f]{1,200}"  # a name: one line of printable text
+# A reference's name in an entry's refs: printable, without the quote and
+# backslash that a JSON path (how refs are searched) would have to escape.
+REF_KEY = r'[^\x00-\x1f\x7f"\\]{1,40}'
 
 # For pydantic fields and FastAPI parameters.
 ACCOUNT_PATTERN = f"^{ACCOUNT}$"
 SERIAL_PATTERN = f"^{SERIAL}$"
 NAME_PATTERN = f"^{NAME}$"
+REF_KEY_PATTERN = f"^{REF_KEY}$"
 
 HOLDER_RE = re.compile(HOLDER)
 PURPOSE_RE = re.compile(PURPOSE)
 COMMODITY_RE = re.compile(COMMODITY)
 ACCOUNT_RE = re.compile(ACCOUNT)
 NAME_RE = re.compile(NAME)
+REF_KEY_RE = re.compile(REF_KEY)
 
 
 def account_code(holder_code: str, purpose: str, commodity_code: str) -> str:

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from ledger import masterdata
 from ledger.amounts import MAX_AMOUNT, MAX_BALANCE, format_amount
 from ledger.calendar import OpenWindow
-from ledger.codes import ACCOUNT_PATTERN, SERIAL_PATTERN
+from ledger.codes import ACCOUNT_PATTERN, REF_KEY_PATTERN, SERIAL_PATTERN
 from ledger.driver_sql import CHUNK, ENTRY_COLUMNS, POSTING_COLUMNS, DriverSql, chunks
 from ledger.errors import (
     BackDatedTake,
@@ -74,7 +74,7 @@ _TEXT = r"^[^\x00]*$"  # PostgreSQL refuses NUL in text: refused here, on both d
 _LINE = r"^[^\x00-\x1f\x7f]*$"  # one line of printable text
 
 Serial = Annotated[str, Field(min_length=1, max_length=40, pattern=SERIAL_PATTERN)]
-RefKey = Annotated[str, Field(min_length=1, max_length=40, pattern=_LINE)]
+RefKey = Annotated[str, Field(min_length=1, max_length=40, pattern=REF_KEY_PATTERN)]
 RefValue = Annotated[str, Field(min_length=1, max_length=200, pattern=_LINE)]
 MAX_REFS = 32
 

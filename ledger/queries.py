@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from ledger.amounts import MAX_BALANCE
+from ledger.codes import REF_KEY_RE
 from ledger.errors import InvalidEntry, NotFound
 from ledger.journal import EntryIn, PostResult, resolve_accounts
 from ledger.models import (
@@ -185,7 +186,6 @@ class StatementPage:
 _STATEMENT_CURSOR = re.compile(r"(\d{4}-\d{2}-\d{2})~(\d{1,19})")
 _ENTRY_CURSOR = re.compile(r"(\d{4}-\d{2}-\d{2})~([0-9a-f]{32})")
 _MAX_ID = 2**63 - 1  # the largest BIGINT on PostgreSQL
-_REF_KEY = re.compile(r"[\w.:/-]{1,100}")
 
 
 def _bad_cursor(cursor: str) -> InvalidEntry:
@@ -484,10 +484,11 @@ def list_entries(
         raise InvalidEntry(
             "ref_value needs ref_key: say which reference to match", field="ref_value"
         )
-    if ref_key is not None and not _REF_KEY.fullmatch(ref_key):
+    if ref_key is not None and not REF_KEY_RE.fullmatch(ref_key):
         # It becomes a JSON path on SQLite: keep to characters that need no quoting.
         raise InvalidEntry(
-            f"ref_key {ref_key!r} is not a reference name: letters, digits and . : / _ - only",
+            f"ref_key {ref_key!r} is not a reference name: up to 40 printable characters, "
+            "no quote or backslash",
             field="ref_key",
         )
     stmt = select(JournalEntry)

@@ -568,3 +568,16 @@ def test_roles_that_may_not_post_get_403_before_any_existence_check(client, db):
     assert client.post("/entries", json=body, headers=approver).status_code == 403
     finance = login(client, db, Role.FINANCE)
     assert client.post("/entries", json=body, headers=finance).status_code == 403
+
+
+def test_any_reference_name_an_entry_may_carry_can_be_searched(db):
+    network(db)
+    refs = {"Courier No.": "SF 123", "box:1/2": "B-7"}
+    posted = post(db, move("OPEN:STOCK:X1-LCD", "HQ:STOCK:X1-LCD", 1, refs=refs))[0]
+    with db.reading() as s:
+        for key, value in refs.items():
+            page = queries.list_entries(s, SYSTEM, ref_key=key, ref_value=value)
+            assert [e["id"] for e in page.items] == [posted.entry_id], key
+    for bad in ('say "hi"', "back\\slash", "x" * 41):
+        with pytest.raises(ValueError):
+            move("OPEN:STOCK:X1-LCD", "HQ:STOCK:X1-LCD", 1, refs={bad: "v"})

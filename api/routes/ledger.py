@@ -20,6 +20,7 @@ from api.schemas import (
     TrialBalanceRow,
 )
 from ledger import queries, services
+from ledger.codes import REF_KEY_PATTERN
 from ledger.errors import InvalidEntry
 from ledger.journal import EntryIn
 from ledger.models import Role
@@ -109,13 +110,13 @@ def list_entries(
     db: DB,
     ref_key: str | None = Query(
         default=None,
-        max_length=100,
-        pattern=r"^[\w.:/-]+$",
+        max_length=40,
+        pattern=REF_KEY_PATTERN,
         description="Entries whose `refs` have this key",
         examples=["requisition"],
     ),
     ref_value: str | None = Query(
-        default=None, max_length=500, description="…with this value (needs `ref_key`)"
+        default=None, max_length=200, description="…with this value (needs `ref_key`)"
     ),
     kind: str | None = Query(default=None, max_length=40, pattern=r"^[a-z][a-z0-9_]{0,39}$"),
     account: str | None = Query(
