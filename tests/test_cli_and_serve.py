@@ -65,6 +65,10 @@ def test_cli_posts_reverses_verifies_and_exports(demo_dir: Path):
         [str(BIN / "bean-check"), str(demo_dir / "books.beancount")], capture_output=True, text=True
     )
     assert check.returncode == 0, check.stderr
+    books = (demo_dir / "books.beancount").read_text()
+    # Deposits are what the brand owes its points: liabilities, credit balances.
+    assert "open Liabilities:SP-0001:DEPOSIT:CNY CNY" in books
+    assert "open Assets:SP-0001:DEPOSIT:CNY" not in books
 
 
 def _free_port() -> int:
