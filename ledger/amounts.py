@@ -20,10 +20,7 @@ MAX_BALANCE = 10**15  # per account, either sign
 
 def format_amount(amount: int, decimals: int = 0, commodity: str | None = None) -> str:
     """1234567, 2, "CNY" -> "12,345.67 CNY"; 1500, 0 -> "1,500"."""
-    if decimals:
-        text = f"{Decimal(amount).scaleb(-decimals):,.{decimals}f}"
-    else:
-        text = f"{amount:,}"
+    text = f"{Decimal(amount).scaleb(-decimals):,.{decimals}f}" if decimals else f"{amount:,}"
     return f"{text} {commodity}" if commodity else text
 
 
