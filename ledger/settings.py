@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body (413 past it); a 20,000-line stock count fits.",
+    )
 
     def signing_key(self) -> str:
         """The configured key, else one generated once and kept under ./var/."""

@@ -14,7 +14,15 @@ from ledger.users import authenticate
 router = APIRouter(tags=["auth"])
 
 
-@router.post("/auth/token", response_model=Token, summary="Log in: username and password")
+@router.post(
+    "/auth/token",
+    response_model=Token,
+    summary="Log in: username and password",
+    responses={
+        401: {"description": "Wrong username or password"},
+        429: {"description": "Too many failed logins: retry after the Retry-After seconds"},
+    },
+)
 def login(request: Request, db: DB, form: Annotated[OAuth2PasswordRequestForm, Depends()]):
     with db.reading() as session:
         actor = authenticate(session, form.username, form.password)

@@ -1,0 +1,61 @@
+"""Path and query parameters: the lengths and patterns the server enforces,
+checked (422) before anything reaches the database, and documented in OpenAPI.
+
+Patterns are pydantic's, compiled by its Rust regex engine, where `$` is the
+end of the text: a trailing newline does not match.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Query
+
+# The ledger's code rules (ledger/masterdata.py), as anchored Rust regexes.
+HOLDER_CODE = r"^[A-Z0-9][A-Z0-9-]{0,39}$"
+PURPOSE = r"^[A-Z][A-Z0-9-]{0,23}$"
+COMMODITY_CODE = r"^[A-Z](?:[A-Z0-9'._-]{0,22}[A-Z0-9])?$"
+ACCOUNT_CODE = (
+    r"^[A-Z0-9][A-Z0-9-]{0,39}:[A-Z][A-Z0-9-]{0,23}:[A-Z](?:[A-Z0-9'._-]{0,22}[A-Z0-9])?$"
+)
+SERIAL = r"^[A-Za-z0-9._/-]+$"
+# A paging cursor is opaque: printable ASCII without spaces.
+CURSOR = r"^[!-~]+$"
+
+AccountCode = Annotated[
+    str,
+    Path(
+        min_length=5,
+        max_length=120,
+        pattern=ACCOUNT_CODE,
+        description="HOLDER:PURPOSE:COMMODITY",
+        examples=["HQ:STOCK:X1-LCD"],
+    ),
+]
+SerialNumber = Annotated[
+    str,
+    Path(min_length=1, max_length=40, pattern=SERIAL, examples=["860000000000042"]),
+]
+After = Annotated[
+    str | None,
+    Query(min_length=1, max_length=120, description="Code to start after (paging)"),
+]
+HolderFilter = Annotated[
+    str | None, Query(min_length=1, max_length=40, pattern=HOLDER_CODE, examples=["SP-0001"])
+]
+CommodityFilter = Annotated[
+    str | None, Query(min_length=1, max_length=24, pattern=COMMODITY_CODE, examples=["X1-LCD"])
+]
+PurposeFilter = Annotated[
+    str | None, Query(min_length=1, max_length=24, pattern=PURPOSE, examples=["STOCK"])
+]
+Cursor = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=100,
+        pattern=CURSOR,
+        description="`next_cursor` of the previous page",
+    ),
+]
+Limit = Annotated[int, Query(ge=1, le=1000)]
