@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from api.params import COMMODITY_CODE, HOLDER_CODE, PURPOSE
 from ledger.models import CommodityKind, HolderKind, Role
 
 
@@ -22,11 +24,18 @@ class Me(BaseModel):
 
 
 class HolderIn(BaseModel):
-    code: str = Field(examples=["SP-0451"])
-    name: str
+    code: str = Field(max_length=40, pattern=HOLDER_CODE, examples=["SP-0451"])
+    name: str = Field(min_length=1, max_length=200)
     kind: HolderKind
-    parent: str | None = Field(default=None, description="Code of the region or warehouse above")
-    grade: str | None = Field(default=None, description="A, B or C for a service point")
+    parent: str | None = Field(
+        default=None,
+        max_length=40,
+        pattern=HOLDER_CODE,
+        description="Code of the region or warehouse above",
+    )
+    grade: Literal["A", "B", "C"] | None = Field(
+        default=None, description="A, B or C for a service point"
+    )
 
 
 class HolderOut(BaseModel):
@@ -37,8 +46,8 @@ class HolderOut(BaseModel):
 
 
 class CommodityIn(BaseModel):
-    code: str = Field(examples=["X1-LCD"])
-    name: str
+    code: str = Field(max_length=24, pattern=COMMODITY_CODE, examples=["X1-LCD"])
+    name: str = Field(min_length=1, max_length=200)
     kind: CommodityKind
     serialized: bool = False
 
@@ -52,9 +61,11 @@ class CommodityOut(BaseModel):
 
 
 class AccountIn(BaseModel):
-    holder: str = Field(examples=["SP-0001"])
-    commodity: str = Field(examples=["X1-LCD"])
-    purpose: str = Field(default="STOCK", examples=["STOCK", "DEFECTIVE", "TRANSIT"])
+    holder: str = Field(max_length=40, pattern=HOLDER_CODE, examples=["SP-0001"])
+    commodity: str = Field(max_length=24, pattern=COMMODITY_CODE, examples=["X1-LCD"])
+    purpose: str = Field(
+        default="STOCK", max_length=24, pattern=PURPOSE, examples=["STOCK", "DEFECTIVE", "TRANSIT"]
+    )
     allow_negative: bool | None = Field(
         default=None, description="Default: no for the brand's own places, yes for outside parties"
     )

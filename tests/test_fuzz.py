@@ -47,34 +47,36 @@ def login(app) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def fuzz(operation, mode: GenerationMode, headers: dict, failures: list[str]) -> None:
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,  # the same requests every run: no flakes
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
+    def run(case):
+        try:
+            case.call_and_validate(headers=headers, checks=[not_a_server_error])
+        except AssertionError as exc:
+            failures.append(f"{operation.label} ({mode}): {exc}")
+
+    try:
+        run()
+    except Unsatisfiable:
+        # No invalid request to make: an operation without parameters.
+        assert mode is GenerationMode.NEGATIVE, operation.label
+
+
 def test_no_generated_request_is_a_server_error(fuzzed_app):
     admin = login(fuzzed_app)
     schema = schemathesis.openapi.from_asgi("/openapi.json", fuzzed_app)
     failures: list[str] = []
     operations = 0
     for result in schema.get_all_operations():
-        operation = result.ok()
         operations += 1
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-
-            @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(
-                max_examples=EXAMPLES,
-                deadline=None,
-                derandomize=True,  # the same requests every run: no flakes
-                suppress_health_check=list(HealthCheck),
-                database=None,
-            )
-            def run(case):
-                try:
-                    case.call_and_validate(headers=admin, checks=[not_a_server_error])
-                except AssertionError as exc:
-                    failures.append(f"{operation.label} ({mode}): {exc}")
-
-            try:
-                run()
-            except Unsatisfiable:
-                # No invalid request to make: an operation without parameters.
-                assert mode is GenerationMode.NEGATIVE, operation.label
+            fuzz(result.ok(), mode, admin, failures)
     assert operations >= 15
     assert not failures, "\n\n".join(failures)
