@@ -9,8 +9,9 @@ without any work of its own:
   query string of `/health`);
 - every authenticated operation: 401 (not logged in) and 403 (the role may not);
 - every operation with a path parameter: 404;
-- every authenticated operation with a request body: 409 and 413; every
-  operation with a request body: 413;
+- every authenticated operation with a request body: 404 (it names a holder,
+  a commodity, an entry that may not exist), 409 and 413; every operation with
+  a request body: 413;
 - whatever a route declares itself in `responses=` (the login's 429);
 
 each as `application/problem+json` with the `Problem` schema. Request bodies
@@ -33,7 +34,7 @@ DESCRIPTIONS = {
     400: "Bad request",
     401: "Not logged in, or the token has expired or is not valid",
     403: "The caller's role may not do this",
-    404: "No such resource (or one a service point may not see)",
+    404: "No such resource, or one the request names (or one a service point may not see)",
     409: "Conflicts with the books: not enough on an account, a serial held elsewhere, "
     "already reversed, already exists",
     413: "The request body is larger than the limit (AFTERSALES_MAX_BODY_BYTES)",
@@ -80,7 +81,7 @@ def statuses_of(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     if has_body:
         found.add(413)
         if authenticated:
-            found.add(409)
+            found |= {404, 409}  # a body names things that may not exist
     return found
 
 

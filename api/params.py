@@ -7,9 +7,12 @@ end of the text: a trailing newline does not match.
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from datetime import date
+from typing import Annotated, Any
 
 from fastapi import Path, Query
+from pydantic import BeforeValidator
 
 # The ledger's code rules (ledger/masterdata.py), as anchored Rust regexes.
 HOLDER_CODE = r"^[A-Z0-9][A-Z0-9-]{0,39}$"
@@ -21,6 +24,18 @@ ACCOUNT_CODE = (
 SERIAL = r"^[A-Za-z0-9._/-]+$"
 # A paging cursor is opaque: printable ASCII without spaces.
 CURSOR = r"^[!-~]+$"
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date_only(value: Any) -> Any:
+    """Refuse what pydantic would otherwise read as a date: `0` (a Unix time)."""
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError("a date is written YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
 
 AccountCode = Annotated[
     str,

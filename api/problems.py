@@ -102,6 +102,16 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException):
+        if exc.status_code == 400:  # FastAPI could not parse the body: invalid, as elsewhere
+            detail = f"body: {exc.detail}"
+            return problem(
+                422,
+                "invalid-request",
+                "The request is not valid",
+                detail,
+                field="body",
+                errors=[{"field": "body", "message": str(exc.detail)}],
+            )
         code, title = HTTP_PROBLEMS.get(exc.status_code, ("http-error", "HTTP error"))
         response = problem(exc.status_code, code, title, str(exc.detail))
         for name, value in (exc.headers or {}).items():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
@@ -12,7 +11,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import DB, CurrentActor
-from api.params import AccountCode, Cursor, Limit, SerialNumber
+from api.params import AccountCode, Cursor, IsoDate, Limit, SerialNumber
 from api.schemas import (
     BalanceOut,
     EntryOut,
@@ -182,7 +181,7 @@ def balance(
     code: AccountCode,
     actor: CurrentActor,
     db: DB,
-    as_of: date | None = Query(default=None, description="End of this day, by effective date"),
+    as_of: IsoDate | None = Query(default=None, description="End of this day, by effective date"),
 ):
     with db.reading() as session:
         return queries.balance(session, actor, code, as_of)
@@ -197,8 +196,8 @@ def statement(
     code: AccountCode,
     actor: CurrentActor,
     db: DB,
-    date_from: date | None = Query(default=None, alias="from"),
-    date_to: date | None = Query(default=None, alias="to"),
+    date_from: IsoDate | None = Query(default=None, alias="from"),
+    date_to: IsoDate | None = Query(default=None, alias="to"),
     cursor: Cursor = None,
     limit: Limit = 100,
 ):
