@@ -151,7 +151,8 @@ def run_one(backend: str, out: Path) -> dict:
             flush=True,
         )
         started = time.monotonic()
-        done = subprocess.run(command, cwd=ROOT, text=True, capture_output=True)
+        # cwd: schemathesis keeps its own state in ./.schemathesis/; not in the repo.
+        done = subprocess.run(command, cwd=out, text=True, capture_output=True)
         (out / "schemathesis.txt").write_text(done.stdout + done.stderr)
         figures = summarise(out, done.returncode)
         figures["seconds"] = round(time.monotonic() - started)
