@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from ledger import errors
@@ -35,6 +36,39 @@ STATUS = {
 }
 
 MEDIA_TYPE = "application/problem+json"
+
+# Problems the framework raises (HTTPException), by status: (type code, title).
+HTTP_PROBLEMS = {
+    401: ("unauthorized", "Not logged in"),
+    403: ("forbidden", "Not allowed"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("request-too-large", "Request too large"),
+    429: ("too-many-requests", "Too many attempts"),
+}
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem detail: every 4xx answer of this API."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(examples=["/problems/insufficient-balance"])
+    title: str = Field(description="Fixed per type")
+    status: int
+    detail: str = Field(description="What went wrong here, and what to do")
+    field: str | None = Field(default=None, description="The offending request field")
+    account: str | None = Field(default=None, description="The offending account code")
+    posting: int | None = Field(default=None, description="Position of the offending posting")
+    entry: int | None = Field(default=None, description="Position of the entry in a batch")
+    serial: str | None = None
+    errors: list[FieldProblem] | None = Field(
+        default=None, description="Every invalid field, for an invalid request"
+    )
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -76,13 +110,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException):
-        code = {401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed"}
-        response = problem(
-            exc.status_code,
-            code.get(exc.status_code, "http-error"),
-            str(exc.detail) if exc.status_code != 404 else "Not found",
-            str(exc.detail),
-        )
+        if exc.status_code == 400:  # FastAPI could not parse the body: invalid, as elsewhere
+            detail = f"body: {exc.detail}"
+            return problem(
+                422,
+                "invalid-request",
+                "The request is not valid",
+                detail,
+                field="body",
+                errors=[{"field": "body", "message": str(exc.detail)}],
+            )
+        code, title = HTTP_PROBLEMS.get(exc.status_code, ("http-error", "HTTP error"))
+        response = problem(exc.status_code, code, title, str(exc.detail))
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
         return response

@@ -48,6 +48,12 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}: use an IANA name") from None
         return value
 
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body (413 past it); a 20,000-line stock count fits.",
+    )
+
     def signing_key(self) -> str:
         """The configured key, else one generated once and kept under ./var/."""
         if self.secret_key:

@@ -125,7 +125,7 @@ def test_entry_filters_are_bounded_and_checked(client, db, journal):
         (f"account={'A' * 121}", "query.account"),
         (f"holder={'H' * 41}", "query.holder"),
         (f"actor={'u' * 81}", "query.actor"),
-        (f"cursor={'c' * 65}", "query.cursor"),
+        (f"cursor={'c' * 101}", "query.cursor"),
         ("from=2026-13-01", "query.from"),
         ("limit=0", "query.limit"),
         ("limit=1001", "query.limit"),

@@ -20,6 +20,10 @@ router = APIRouter(tags=["auth"])
     summary="Log in: username and password",
     description="Five failed logins of one user from one client lock that pair: 429 with "
     "Retry-After (60 s, doubling with every further failure, at most 15 minutes).",
+    responses={
+        401: {"description": "Wrong username or password"},
+        429: {"description": "Too many failed logins: retry after the Retry-After seconds"},
+    },
 )
 def login(request: Request, db: DB, form: Annotated[OAuth2PasswordRequestForm, Depends()]):
     client = request.client.host if request.client else "unknown"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, status
 
 from api.deps import DB, CurrentActor
+from api.params import AccountCode, After, CommodityFilter, HolderFilter, Limit, PurposeFilter
 from api.schemas import (
     AccountIn,
     AccountOut,
@@ -16,7 +17,7 @@ from api.schemas import (
     HolderPage,
 )
 from ledger import masterdata, queries
-from ledger.models import Role
+from ledger.models import CommodityKind, HolderKind, Role
 from ledger.policy import require_role
 
 router = APIRouter(tags=["master data"])
@@ -26,9 +27,9 @@ router = APIRouter(tags=["master data"])
 def list_holders(
     actor: CurrentActor,
     db: DB,
-    kind: str | None = None,
-    after: str | None = Query(default=None, description="Code to start after (paging)"),
-    limit: int = Query(default=100, ge=1, le=1000),
+    kind: HolderKind | None = None,
+    after: After = None,
+    limit: Limit = 100,
 ):
     with db.reading() as session:
         rows = queries.list_holders(session, actor, kind=kind, after=after, limit=limit)
@@ -57,9 +58,9 @@ def create_holder(body: HolderIn, actor: CurrentActor, db: DB):
 def list_commodities(
     actor: CurrentActor,
     db: DB,
-    kind: str | None = None,
-    after: str | None = Query(default=None, description="Code to start after (paging)"),
-    limit: int = Query(default=100, ge=1, le=1000),
+    kind: CommodityKind | None = None,
+    after: After = None,
+    limit: Limit = 100,
 ):
     with db.reading() as session:
         items = queries.list_commodities(session, kind=kind, after=after, limit=limit)
@@ -86,12 +87,12 @@ def create_commodity(body: CommodityIn, actor: CurrentActor, db: DB):
 def list_accounts(
     actor: CurrentActor,
     db: DB,
-    holder: str | None = None,
-    commodity: str | None = None,
-    purpose: str | None = None,
+    holder: HolderFilter = None,
+    commodity: CommodityFilter = None,
+    purpose: PurposeFilter = None,
     nonzero: bool = Query(default=False, description="Only accounts with a balance"),
-    after: str | None = Query(default=None, description="Account code to start after (paging)"),
-    limit: int = Query(default=100, ge=1, le=1000),
+    after: After = None,
+    limit: Limit = 100,
 ):
     with db.reading() as session:
         rows = queries.list_accounts(
@@ -129,6 +130,6 @@ def open_account(body: AccountIn, actor: CurrentActor, db: DB):
 
 
 @router.get("/accounts/{code}", response_model=AccountOut, summary="One account")
-def get_account(code: str, actor: CurrentActor, db: DB):
+def get_account(code: AccountCode, actor: CurrentActor, db: DB):
     with db.reading() as session:
         return queries.get_account(session, actor, code)
