@@ -31,6 +31,7 @@ STATUS = {
     errors.IdempotencyConflict: 422,
     errors.UnknownAccount: 422,
     errors.InvalidEntry: 422,
+    errors.InvalidInput: 422,
     errors.SelfLockout: 409,
     errors.TooManyAttempts: 429,
 }

@@ -19,6 +19,14 @@ class LedgerError(Exception):
         self.where = {k: v for k, v in where.items() if v is not None}
 
 
+class InvalidInput(LedgerError):
+    """A request other than a journal entry is not valid: a query, master
+    data, a user."""
+
+    code = "invalid-request"
+    title = "The request is not valid"
+
+
 class InvalidEntry(LedgerError):
     code = "invalid-entry"
     title = "The entry is not valid"

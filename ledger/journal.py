@@ -330,7 +330,7 @@ def post_entries(
     results: dict[int, PostResult] = {}
     if batch or sql.sqlite:
         new = _claim_entries(conn, sql, prepared, actor, now, results)
-        _move_balances(conn, sql, new)
+        _move_balances(conn, sql, new, {info.id: info for info in accounts.values()})
         _insert_postings(conn, sql, new)
     else:
         # On PostgreSQL a clerk's request is one round trip (and the commit).
@@ -528,13 +528,13 @@ def _post_one_statement(
     the postings in one PostgreSQL statement (data-modifying CTEs); return
     [p] if posted. If the key was used, nothing else happens; if a balance
     is refused, the error rolls the whole transaction back."""
-    changes = _balance_changes([p])
+    changes = _balance_changes([p], {info.id: info for info, _ in p.lines}, sql)
     postings = [
         (line, info.id, info.commodity_id, amount) for line, (info, amount) in enumerate(p.lines)
     ]
     params = (
         *_entry_row(sql, p, sql.timestamp(now), actor),
-        *_columns([c.row(sql) for c in changes], len(_BALANCE_TYPES)),
+        *_columns(changes.rows, len(_BALANCE_TYPES)),
         p.effective_date,
         *_columns(postings, 4),
     )
@@ -676,103 +676,133 @@ def _insert_postings(conn: Connection, sql: DriverSql, new: list[_Prepared]) -> 
 
 
 @dataclass(frozen=True, slots=True)
-class _Change:
-    """What a call does to one account: the row of the guarded statement
-    (`row`, in `_BALANCE_TYPES` order) and who to blame if it is refused."""
+class _Changes:
+    """What a call does to its accounts: a row per account for the guarded
+    statement (`_BALANCE_TYPES`: id, net change, lowest and highest point,
+    first take, latest date), in account order, and what explains a refusal."""
 
-    info: AccountInfo
-    total: int
-    low: int
-    high: int
-    take_on: date | None  # the first take from a guarded account, by entry order
-    last_on: date  # the latest date posted
-
-    def row(self, sql: DriverSql) -> tuple:
-        take_on = None if self.take_on is None else sql.date(self.take_on)
-        return (self.info.id, self.total, self.low, self.high, take_on, sql.date(self.last_on))
+    rows: list[tuple]
+    by_id: dict[int, AccountInfo]
+    take_on: dict[int, date]  # the first take from each guarded account
 
 
-def _balance_changes(new: list[_Prepared]) -> list[_Change]:
-    """Per account, in account order: net change, lowest and highest point,
-    first take and latest date.
+def _balance_changes(
+    new: list[_Prepared], by_id: dict[int, AccountInfo], sql: DriverSql
+) -> _Changes:
+    """The rows of the guarded statement for `new`.
 
     The lowest and highest points are reached entry by entry: an account must
     stay within its guard after every entry of a batch, not just at its end.
     Within the call, a take from a guarded account dated before an earlier
     entry's posting to it is refused here; against the stored history the
     guarded statement refuses it. Sorted, so that concurrent writers take row
-    locks in one order."""
-    info_of: dict[int, AccountInfo] = {}
+    locks in one order. (The hot loop of a batch: kept to dict operations.)"""
     total: dict[int, int] = defaultdict(int)
     lowest: dict[int, int] = defaultdict(int)
     highest: dict[int, int] = defaultdict(int)
+    down: set[int] = set()  # accounts some entry takes a debit-side amount from
+    up: set[int] = set()  # … and a credit-side amount
+    for p in new:
+        for account_id, amount in p.net.items():
+            running = total[account_id] + amount
+            total[account_id] = running
+            if amount < 0:
+                down.add(account_id)
+                if running < lowest[account_id]:
+                    lowest[account_id] = running
+            else:
+                up.add(account_id)
+                if running > highest[account_id]:
+                    highest[account_id] = running
+    first_day = new[0].effective_date
+    one_day = all(p.effective_date == first_day for p in new)
+    if one_day:
+        latest: dict[int, date] = {}
+        take_on = {
+            a: first_day
+            for a in total
+            if by_id[a].guarded and a in (down if by_id[a].side == Side.DEBIT else up)
+        }
+    else:
+        take_on, latest = _dated_takes(new, by_id)
+    # Each date encoded once for the driver.
+    encoded = {day: sql.date(day) for day in {first_day, *take_on.values(), *latest.values()}}
+    last = encoded[first_day]
+    rows = []
+    for account_id in sorted(total):
+        low, high = lowest[account_id], highest[account_id]
+        # Past twice the bound no stored balance can take it: refused before
+        # the sum could overflow a 64-bit column.
+        if max(-low, high) > 2 * MAX_BALANCE:
+            raise _out_of_bounds(by_id[account_id], 0, new)
+        first_take = take_on.get(account_id)
+        rows.append(
+            (
+                account_id,
+                total[account_id],
+                low,
+                high,
+                None if first_take is None else encoded[first_take],
+                last if one_day else encoded[latest[account_id]],
+            )
+        )
+    return _Changes(rows, by_id, take_on)
+
+
+def _dated_takes(
+    new: list[_Prepared], by_id: dict[int, AccountInfo]
+) -> tuple[dict[int, date], dict[int, date]]:
+    """For entries of several dates: per account the first take from it (if
+    guarded) and the latest date posted, refusing a take dated before an
+    earlier entry's posting to the same account."""
     take_on: dict[int, date] = {}
     latest: dict[int, date] = {}
     for p in new:
         day = p.effective_date
-        for info, _ in p.lines:
-            info_of[info.id] = info
         for account_id, amount in p.net.items():
-            info = info_of[account_id]
+            info = by_id[account_id]
             if info.takes(amount):
                 before = latest.get(account_id)
                 if before is not None and day < before:
                     raise _back_dated(info, day, before, p)
                 take_on.setdefault(account_id, day)
-            running = total[account_id] + amount
-            total[account_id] = running
-            lowest[account_id] = min(lowest[account_id], running)
-            highest[account_id] = max(highest[account_id], running)
-            latest[account_id] = max(latest.get(account_id, day), day)
-    changes = []
-    for account_id in sorted(total):
-        change = _Change(
-            info_of[account_id],
-            total[account_id],
-            lowest[account_id],
-            highest[account_id],
-            take_on.get(account_id),
-            latest[account_id],
-        )
-        # Past twice the bound no stored balance can take it: refused before
-        # the sum could overflow a 64-bit column.
-        if max(-change.low, change.high) > 2 * MAX_BALANCE:
-            raise _out_of_bounds(change, 0, new)
-        changes.append(change)
-    return changes
+            if account_id not in latest or latest[account_id] < day:
+                latest[account_id] = day
+    return take_on, latest
 
 
-def _move_balances(conn: Connection, sql: DriverSql, new: list[_Prepared]) -> None:
+def _move_balances(
+    conn: Connection, sql: DriverSql, new: list[_Prepared], by_id: dict[int, AccountInfo]
+) -> None:
     if not new:
         return
-    changes = _balance_changes(new)
-    rows = [c.row(sql) for c in changes]
-    updated = set(_update_returning(conn, sql, _GUARDED_BALANCE_UPDATE, _BALANCE_TYPES, rows))
+    changes = _balance_changes(new, by_id, sql)
+    updated = set(
+        _update_returning(conn, sql, _GUARDED_BALANCE_UPDATE, _BALANCE_TYPES, changes.rows)
+    )
     _refuse_if_short(conn, changes, updated, new)
 
 
 def _refuse_if_short(
-    conn: Connection, changes: list[_Change], updated: set[int], new: list[_Prepared]
+    conn: Connection, changes: _Changes, updated: set[int], new: list[_Prepared]
 ) -> None:
     """Raise for the first account the guard refused: taken before its latest
     posting, past its guard (naming the entry at which it would pass), or out
     of bounds."""
-    if len(updated) == len(changes):
+    if len(updated) == len(changes.rows):
         return
-    change = next(c for c in changes if c.info.id not in updated)
-    info = change.info
+    account_id, _, low, high, *_ = next(r for r in changes.rows if r[0] not in updated)
+    info, take_on = changes.by_id[account_id], changes.take_on.get(account_id)
     balance, last_posted_on = conn.execute(
         select(account_t.c.balance, account_t.c.last_posted_on).where(account_t.c.id == info.id)
     ).one()
-    if change.take_on is not None and last_posted_on and change.take_on < last_posted_on:
+    if take_on is not None and last_posted_on and take_on < last_posted_on:
         culprit = next(
-            p
-            for p in new
-            if p.effective_date == change.take_on and info.takes(p.net.get(info.id, 0))
+            p for p in new if p.effective_date == take_on and info.takes(p.net.get(info.id, 0))
         )
-        raise _back_dated(info, change.take_on, last_posted_on, culprit)
+        raise _back_dated(info, take_on, last_posted_on, culprit)
     debit = info.side == Side.DEBIT
-    if info.guarded and (balance + change.low < 0 if debit else balance + change.high > 0):
+    if info.guarded and (balance + low < 0 if debit else balance + high > 0):
         running, culprit = balance, new[0]
         for p in new:
             running += p.net.get(info.id, 0)
@@ -780,13 +810,13 @@ def _refuse_if_short(
                 culprit = p
                 break
         if debit:
-            needed = -change.low
+            needed = -low
             detail = (
                 f"account {info.code} holds {info.amount(balance)} but the posting needs "
                 f"{info.amount(needed)}; receive stock first or post less"
             )
         else:
-            needed = change.high
+            needed = high
             detail = (
                 f"account {info.code} holds {info.amount(-balance)} paid in but the posting "
                 f"takes {info.amount(needed)}; it may not give back more than was paid in"
@@ -798,8 +828,8 @@ def _refuse_if_short(
             requested=needed,
             **culprit.where,
         )
-    if balance + change.low < -MAX_BALANCE or balance + change.high > MAX_BALANCE:
-        raise _out_of_bounds(change, balance, new)
+    if balance + low < -MAX_BALANCE or balance + high > MAX_BALANCE:
+        raise _out_of_bounds(info, balance, new)
     # Passed on a second look: another writer moved the row meanwhile.
     raise RetryableConflict(f"account {info.code} changed while it was being posted")
 
@@ -816,8 +846,7 @@ def _back_dated(info: AccountInfo, day: date, latest: date, p: _Prepared) -> Bac
     )
 
 
-def _out_of_bounds(change: _Change, balance: int, new: list[_Prepared]) -> OutOfBounds:
-    info = change.info
+def _out_of_bounds(info: AccountInfo, balance: int, new: list[_Prepared]) -> OutOfBounds:
     running, culprit = balance, new[0]
     for p in new:
         running += p.net.get(info.id, 0)

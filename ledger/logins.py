@@ -23,7 +23,7 @@ from sqlalchemy import and_, delete, or_
 from sqlalchemy.orm import Session
 
 from ledger.db import Database
-from ledger.errors import InvalidEntry, TooManyAttempts
+from ledger.errors import InvalidInput, TooManyAttempts
 from ledger.models import LoginFailure
 from ledger.policy import Actor
 from ledger.types import utcnow
@@ -100,7 +100,7 @@ def clear(session: Session, username: str, client: str) -> None:
 def check_login_name(username: str) -> None:
     """What any stored username fits: refused before the database sees it."""
     if not 1 <= len(username) <= USERNAME_MAX or "\x00" in username:
-        raise InvalidEntry(
+        raise InvalidInput(
             f"a username has 1 to {USERNAME_MAX} characters and no NUL byte", field="username"
         )
 

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ledger.codes import COMMODITY_RE, HOLDER_RE, NAME_RE, account_code, split_account_code
-from ledger.errors import Duplicate, InvalidEntry, NotFound
+from ledger.errors import Duplicate, InvalidInput, NotFound
 from ledger.models import (
     Account,
     Commodity,
@@ -45,7 +45,7 @@ __all__ = [
 
 def _check(pattern: re.Pattern, value: str, field: str, hint: str) -> None:
     if not pattern.fullmatch(value):
-        raise InvalidEntry(f"{field} {value!r} is not valid: {hint}", field=field)
+        raise InvalidInput(f"{field} {value!r} is not valid: {hint}", field=field)
 
 
 def _purpose(value: str) -> Purpose:
@@ -53,7 +53,7 @@ def _purpose(value: str) -> Purpose:
         return Purpose(value)
     except ValueError:
         known = ", ".join(p.value for p in Purpose)
-        raise InvalidEntry(
+        raise InvalidInput(
             f"purpose {value!r} is not one of the ledger's purposes: {known}", field="purpose"
         ) from None
 
@@ -63,10 +63,10 @@ def _nature(purpose: Purpose, holder: Holder, commodity: Commodity):
     try:
         nature = account_nature(purpose, HolderKind(holder.kind))
     except ValueError as exc:
-        raise InvalidEntry(f"{holder.code}: {exc}", field="purpose") from None
+        raise InvalidInput(f"{holder.code}: {exc}", field="purpose") from None
     rule = purpose.rule
     if commodity.kind not in rule.commodities:
-        raise InvalidEntry(
+        raise InvalidInput(
             f"purpose {purpose} holds {', '.join(sorted(rule.commodities))}, "
             f"not {commodity.kind} ({commodity.code})",
             field="purpose",
@@ -87,7 +87,7 @@ def create_holder(
     _check(NAME_RE, name, "name", "one line of 1 to 200 printable characters")
     kind = HolderKind(kind)
     if grade is not None and grade not in ("A", "B", "C"):
-        raise InvalidEntry(f"grade {grade!r} is not valid: use A, B or C", field="grade")
+        raise InvalidInput(f"grade {grade!r} is not valid: use A, B or C", field="grade")
     if session.scalar(select(Holder.id).where(Holder.code == code)):
         raise Duplicate(f"holder {code} already exists", field="code")
     parent_id = get_holder(session, parent).id if parent else None
@@ -124,7 +124,7 @@ def create_commodity(
     _check(NAME_RE, name, "name", "one line of 1 to 200 printable characters")
     kind = CommodityKind(kind)
     if serialized and kind is CommodityKind.MONEY:
-        raise InvalidEntry("money cannot be serialized", field="serialized")
+        raise InvalidInput("money cannot be serialized", field="serialized")
     if session.scalar(select(Commodity.id).where(Commodity.code == code)):
         raise Duplicate(f"commodity {code} already exists", field="code")
     commodity = Commodity(
@@ -234,7 +234,7 @@ def _openable(session: Session, codes: Iterable[str]) -> tuple[list[dict], dict[
         else:
             try:
                 rows.append(_new_account(holders[h], _purpose(p), commodities[c], now))
-            except InvalidEntry as exc:
+            except InvalidInput as exc:
                 why[code] = exc.detail
     return rows, why
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased
 
 from ledger.amounts import MAX_BALANCE
 from ledger.codes import REF_KEY_RE
-from ledger.errors import InvalidEntry, NotFound
+from ledger.errors import InvalidInput, NotFound
 from ledger.journal import EntryIn, PostResult, resolve_accounts
 from ledger.models import (
     Account,
@@ -188,8 +188,8 @@ _ENTRY_CURSOR = re.compile(r"(\d{4}-\d{2}-\d{2})~([0-9a-f]{32})")
 _MAX_ID = 2**63 - 1  # the largest BIGINT on PostgreSQL
 
 
-def _bad_cursor(cursor: str) -> InvalidEntry:
-    return InvalidEntry(
+def _bad_cursor(cursor: str) -> InvalidInput:
+    return InvalidInput(
         f"cursor {cursor!r} is not valid; pass the `next_cursor` of the previous page as it is",
         field="cursor",
     )
@@ -481,12 +481,12 @@ def list_entries(
     shown as `get_entry` shows them; an account or holder it may not see
     answers as one that does not exist."""
     if ref_value is not None and ref_key is None:
-        raise InvalidEntry(
+        raise InvalidInput(
             "ref_value needs ref_key: say which reference to match", field="ref_value"
         )
     if ref_key is not None and not REF_KEY_RE.fullmatch(ref_key):
         # It becomes a JSON path on SQLite: keep to characters that need no quoting.
-        raise InvalidEntry(
+        raise InvalidInput(
             f"ref_key {ref_key!r} is not a reference name: up to 40 printable characters, "
             "no quote or backslash",
             field="ref_key",

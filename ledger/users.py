@@ -19,7 +19,7 @@ from pwdlib import PasswordHash
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ledger.errors import Duplicate, InvalidEntry, NotFound, SelfLockout
+from ledger.errors import Duplicate, InvalidInput, NotFound, SelfLockout
 from ledger.masterdata import get_holder
 from ledger.models import Holder, HolderKind, LoginFailure, Role, User
 from ledger.policy import SYSTEM, Actor, require_role
@@ -38,7 +38,7 @@ PASSWORD_MAX = 1024
 
 def check_username(username: str) -> str:
     if not isinstance(username, str) or not _USERNAME.fullmatch(username):
-        raise InvalidEntry(
+        raise InvalidInput(
             f"a username has 1 to {USERNAME_MAX} characters, each a letter, digit, "
             "dot, underscore or hyphen",
             field="username",
@@ -48,9 +48,9 @@ def check_username(username: str) -> str:
 
 def _check_password(password: str) -> None:
     if len(password) < PASSWORD_MIN:
-        raise InvalidEntry(f"a password needs at least {PASSWORD_MIN} characters", field="password")
+        raise InvalidInput(f"a password needs at least {PASSWORD_MIN} characters", field="password")
     if len(password) > PASSWORD_MAX or "\x00" in password:
-        raise InvalidEntry(
+        raise InvalidInput(
             f"a password has at most {PASSWORD_MAX} characters and no NUL byte",
             field="password",
         )
@@ -60,15 +60,15 @@ def _point_binding(session: Session, role: Role, service_point: str | None) -> i
     """The holder a user of `role` is bound to: a point for service_point, none otherwise."""
     if role is Role.SERVICE_POINT:
         if not service_point:
-            raise InvalidEntry(
+            raise InvalidInput(
                 "a service-point user must be bound to a point", field="service_point"
             )
         holder = get_holder(session, service_point)
         if holder.kind != HolderKind.SERVICE_POINT:
-            raise InvalidEntry(f"{service_point} is not a service point", field="service_point")
+            raise InvalidInput(f"{service_point} is not a service point", field="service_point")
         return holder.id
     if service_point:
-        raise InvalidEntry("only a service-point user is bound to a point", field="service_point")
+        raise InvalidInput("only a service-point user is bound to a point", field="service_point")
     return None
 
 

@@ -31,6 +31,7 @@ from ledger.errors import (
     IdempotencyKeyTaken,
     InsufficientBalance,
     InvalidEntry,
+    InvalidInput,
     OutOfBounds,
     UnknownAccount,
 )
@@ -523,9 +524,9 @@ def test_nul_bytes_and_trailing_newlines_never_reach_the_database(db):
             move("OPEN:STOCK:X1-LCD", "HQ:STOCK:X1-LCD", 1, **bad)
     with pytest.raises(ValueError):
         PostingIn(account="HQ:STOCK:X1-LCD\n", amount=1)
-    with pytest.raises(InvalidEntry):
+    with pytest.raises(InvalidInput):
         db.transact(lambda s: md.create_holder(s, "SP-0009\n", "Point", "service_point"))
-    with pytest.raises(InvalidEntry):
+    with pytest.raises(InvalidInput):
         db.transact(lambda s: md.create_holder(s, "SP-0009", "Po\x00int", "service_point"))
 
 

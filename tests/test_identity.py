@@ -20,7 +20,7 @@ from api.cli import app as cli
 from api.security import UserStateCache, issue_token
 from ledger import logins, users
 from ledger.db import Database
-from ledger.errors import InvalidEntry, TooManyAttempts
+from ledger.errors import InvalidInput, TooManyAttempts
 from ledger.migrate import alembic_config, upgrade
 from ledger.models import Role
 from ledger.policy import SYSTEM, Actor
@@ -353,7 +353,7 @@ def test_an_admin_may_not_lock_themself_out(client, db):
 
 def test_usernames_are_matched_whole():
     for bad in ["", "li\n", "li clerk", "li\x00", "l" * 81, "李"]:
-        with pytest.raises(InvalidEntry):
+        with pytest.raises(InvalidInput):
             users.check_username(bad)
     assert users.check_username("li.clerk_2-b") == "li.clerk_2-b"
 

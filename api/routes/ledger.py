@@ -149,6 +149,7 @@ def get_entry(entry_id: uuid.UUID, actor: CurrentActor, db: DB):
     "/entries",
     response_model=EntryPage,
     summary="Find entries by reference, kind, account, holder, actor and date, newest first",
+    responses={404: {"description": "The account or holder filtered by does not exist"}},
 )
 def list_entries(
     actor: CurrentActor,
