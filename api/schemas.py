@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from api.params import IsoDate
 from ledger import codes
 from ledger.codes import NAME_PATTERN
 from ledger.models import CommodityKind, HolderKind, Purpose, Role, Side
@@ -205,8 +206,10 @@ class PostResultOut(BaseModel):
 
 
 class ReverseIn(BaseModel):
-    memo: str = Field(default="", max_length=500)
-    effective_date: date | None = Field(default=None, description="Defaults to today")
+    memo: str = Field(default="", max_length=500, pattern=r"^[^\x00]*$")
+    effective_date: IsoDate | None = Field(
+        default=None, description="YYYY-MM-DD, inside the open window; defaults to today"
+    )
 
 
 class SerialMoveOut(BaseModel):

@@ -72,6 +72,8 @@ MAX_KEY = 200
 _KEY = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
 _TEXT = r"^[^\x00]*$"  # PostgreSQL refuses NUL in text: refused here, on both databases
 _LINE = r"^[^\x00-\x1f\x7f]*$"  # one line of printable text
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATE_HINT = "a date is written YYYY-MM-DD, e.g. 2026-11-30"
 
 Serial = Annotated[str, Field(min_length=1, max_length=40, pattern=SERIAL_PATTERN)]
 RefKey = Annotated[str, Field(min_length=1, max_length=40, pattern=REF_KEY_PATTERN)]
@@ -141,6 +143,21 @@ class EntryIn(BaseModel):
     idempotency_key: str | None = Field(
         default=None, min_length=1, max_length=MAX_KEY, pattern=_LINE
     )
+
+    @field_validator("effective_date", mode="before")
+    @classmethod
+    def _iso_date(cls, v: Any) -> Any:
+        # pydantic would also read 0 or "1700000000" as a date (Unix time).
+        if isinstance(v, bool | int | float):
+            raise ValueError(_DATE_HINT)
+        if isinstance(v, str):
+            try:
+                if _ISO_DATE.fullmatch(v):
+                    return date.fromisoformat(v)
+            except ValueError:
+                pass
+            raise ValueError(f"{v!r} is not a date: {_DATE_HINT}")
+        return v
 
     @field_validator("refs")
     @classmethod
@@ -883,7 +900,7 @@ def _move_serials(session: Session, sql: DriverSql, new: list[_Prepared]) -> Non
         known = holders.get(serial)
         if known and known[1] != commodity_id:
             raise InvalidEntry(
-                f"serial {serial} is registered for another model; check the serial",
+                f"{_at(p.where)}serial {serial} is registered for another model; check the serial",
                 serial=serial,
                 **p.where,
             )
@@ -891,8 +908,9 @@ def _move_serials(session: Session, sql: DriverSql, new: list[_Prepared]) -> Non
         if current is None:
             if source.guarded:
                 raise SerialNotAtSource(
-                    f"serial {serial} is unknown and cannot leave {source.code}; a new serial "
-                    "enters from an outside party (supplier, factory, opening balance)",
+                    f"{_at(p.where)}serial {serial} is unknown and cannot leave {source.code}; "
+                    "a new serial enters from an outside party (supplier, factory, opening "
+                    "balance)",
                     serial=serial,
                     account=source.code,
                     **p.where,
@@ -907,7 +925,7 @@ def _move_serials(session: Session, sql: DriverSql, new: list[_Prepared]) -> Non
             )
         elif current != source.id:
             raise SerialNotAtSource(
-                f"serial {serial} is not held by {source.code}; it cannot leave it",
+                f"{_at(p.where)}serial {serial} is not held by {source.code}; it cannot leave it",
                 serial=serial,
                 account=source.code,
                 **p.where,

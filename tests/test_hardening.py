@@ -582,3 +582,15 @@ def test_any_reference_name_an_entry_may_carry_can_be_searched(db):
     for bad in ('say "hi"', "back\\slash", "x" * 41):
         with pytest.raises(ValueError):
             move("OPEN:STOCK:X1-LCD", "HQ:STOCK:X1-LCD", 1, refs={bad: "v"})
+
+
+@pytest.mark.parametrize(
+    "day", ["2026-13-01", "2026-02-30", "0", "1764547200", "2026-11-30T00:00", 0]
+)
+def test_a_date_that_is_not_yyyy_mm_dd_says_how_to_write_it(client, db, day):
+    admin = login(client, db, Role.ADMIN)
+    body = entry_json("OPEN:STOCK:X1-LCD", "HQ:STOCK:X1-LCD", 1, effective_date=day)
+    response = client.post("/entries", json=body, headers=admin)
+    assert response.status_code == 422
+    assert "YYYY-MM-DD" in response.json()["detail"], response.json()
+    assert bal(db, "HQ:STOCK:X1-LCD") == 0
