@@ -4,11 +4,14 @@ For each database: a throwaway database (a temp SQLite file; a PostgreSQL
 database made with CREATE DATABASE and dropped afterwards), `aftersales db
 upgrade`, `aftersales demo --points 20`, `aftersales serve` on a free port,
 a login as admin, then `schemathesis run` with the bearer token for
-FUZZ_SECONDS per database (default 120) and at most FUZZ_MAX_EXAMPLES
+FUZZ_SECONDS per database (default 120), then a quarter of that for the
+operations on one user (a reset of the fuzzer's own password ends its
+session, so they go last), at most FUZZ_MAX_EXAMPLES
 (default 200) per operation, checking `not_a_server_error` (FUZZ_CHECKS to
 change it, e.g. `all`). Prints per database the operations, test cases and
-failures, keeps schemathesis' reports and the server log under
-var/fuzz/<database>/ and exits non-zero when any check failed.
+failures, keeps schemathesis' reports under var/fuzz/<database>/<pass>/ and
+the server log under var/fuzz/<database>/, and exits non-zero when any check
+failed.
 
 It drives a served process, not the app in-process, because that is what
 users get: uvicorn, the real pool, a real PostgreSQL database, the CLI's
@@ -48,6 +51,7 @@ PG_URL = os.environ.get(
     os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
 )
 SEED = os.environ.get("FUZZ_SEED")
+USER_ADMIN = r"^/users/\{username\}"  # operations on one user, run in a pass of their own
 
 
 def free_port() -> int:
@@ -121,42 +125,54 @@ def run_one(backend: str, out: Path) -> dict:
         token = httpx.post(
             f"{base}/auth/token", data={"username": "admin", "password": "admin-demo"}
         ).json()["access_token"]
-        command = [
-            str(BIN / "schemathesis"),
-            "run",
-            f"{base}/openapi.json",
-            "--checks",
-            CHECKS,
-            "--max-time",
-            str(SECONDS),
-            "--max-examples",
-            str(MAX_EXAMPLES),
-            "--header",
-            f"Authorization: Bearer {token}",
-            "--workers",
-            "1",
-            "--no-color",
-            "--report",
-            "junit,json",
-            "--report-dir",
-            str(out),
-            "--generation-database",
-            "none",
-        ]
-        if SEED:
-            command += ["--seed", SEED]
-        print(
-            f"== {backend}: schemathesis for up to {SECONDS}s, {MAX_EXAMPLES} examples "
-            f"per operation, checks {CHECKS}",
-            flush=True,
-        )
-        started = time.monotonic()
-        # cwd: schemathesis keeps its own state in ./.schemathesis/; not in the repo.
-        done = subprocess.run(command, cwd=out, text=True, capture_output=True)
-        (out / "schemathesis.txt").write_text(done.stdout + done.stderr)
-        figures = summarise(out, done.returncode)
-        figures["seconds"] = round(time.monotonic() - started)
-        return figures
+        passes = []
+        # The user-admin operations last: a password reset or a deactivation
+        # of the fuzzer's own user ends its session (as it should), and
+        # everything after it would only see 401s.
+        for name, selection, seconds in (
+            ("api", ["--exclude-path-regex", USER_ADMIN], SECONDS),
+            ("users", ["--include-path-regex", USER_ADMIN], max(10, SECONDS // 4)),
+        ):
+            report_dir = out / name
+            report_dir.mkdir(parents=True, exist_ok=True)
+            command = [
+                str(BIN / "schemathesis"),
+                "run",
+                f"{base}/openapi.json",
+                *selection,
+                "--checks",
+                CHECKS,
+                "--max-time",
+                str(seconds),
+                "--max-examples",
+                str(MAX_EXAMPLES),
+                "--header",
+                f"Authorization: Bearer {token}",
+                "--workers",
+                "1",
+                "--no-color",
+                "--report",
+                "junit,json",
+                "--report-dir",
+                str(report_dir),
+                "--generation-database",
+                "none",
+            ]
+            if SEED:
+                command += ["--seed", SEED]
+            print(
+                f"== {backend} ({name}): schemathesis for up to {seconds}s, {MAX_EXAMPLES} "
+                f"examples per operation, checks {CHECKS}",
+                flush=True,
+            )
+            started = time.monotonic()
+            # cwd: schemathesis keeps its own state in ./.schemathesis/; not in the repo.
+            done = subprocess.run(command, cwd=report_dir, text=True, capture_output=True)
+            (report_dir / "schemathesis.txt").write_text(done.stdout + done.stderr)
+            figures = summarise(report_dir, done.returncode)
+            figures["seconds"] = round(time.monotonic() - started)
+            passes.append((name, figures))
+        return dict(passes)
     finally:
         if server is not None:
             server.terminate()
@@ -195,9 +211,11 @@ def _figures(report: dict) -> dict:
 def main() -> int:
     results = {}
     for backend in DATABASES:
-        results[backend] = run_one(backend, ROOT / "var" / "fuzz" / backend)
-        print(f"== {backend}: {json.dumps(results[backend])}", flush=True)
-        print((ROOT / "var" / "fuzz" / backend / "schemathesis.txt").read_text()[-3000:])
+        for name, figures in run_one(backend, ROOT / "var" / "fuzz" / backend).items():
+            results[f"{backend} ({name})"] = figures
+            print(f"== {backend} ({name}): {json.dumps(figures)}", flush=True)
+            text = (ROOT / "var" / "fuzz" / backend / name / "schemathesis.txt").read_text()
+            print(text[-3000:])
     failed = [b for b, r in results.items() if r["exit"] != 0]
     print("fuzz: " + ("all clean" if not failed else f"FAILURES on {', '.join(failed)}"))
     return 1 if failed else 0
