@@ -3,14 +3,20 @@ balances and serial custody.
 
 A call posts one or many entries in the caller's transaction, all or nothing:
 
-1. validate every entry in memory (accounts exist, each commodity balances,
-   serials match the units they move);
+1. validate every entry in memory (accounts exist, or are opened on their
+   first posting where the purpose fits; dates lie in the open window; each
+   commodity balances; serials match the units they move);
 2. insert the entries, each only if its idempotency key is still free (the
    unique index decides); an entry already posted under its key is returned,
-   not posted again, and the same key with another body is a conflict;
-3. move balances with one guarded statement per call: a non-negative account
-   is only updated if it stays >= 0 at every entry of the call, so with many
-   writers at once the database decides, race-free, who got the last part;
+   not posted again; the same key with another body, or from another user,
+   is a conflict;
+3. move balances with one guarded statement per call: an account is only
+   updated if, at every entry of the call, it stays within the bounds and,
+   if guarded, on its side of zero (stock never below, a deposit never
+   refunded past what was paid in), and if no take from it is dated before
+   its latest posting; so with many writers at once the database decides,
+   race-free, who got the last part, and every as-of balance obeys the
+   guard too;
 4. insert the postings;
 5. move serials with one guarded statement: a serial only leaves the account
    that holds it.
