@@ -349,67 +349,29 @@ def _counterparts(
     return counter, moved
 
 
-def get_entry(session: Session, actor: Actor, entry_id: uuid.UUID) -> dict[str, Any]:
-    entry = session.get(JournalEntry, entry_id)
-    lines = session.execute(
-        select(
-            Posting.line_no,
-            Posting.amount,
-            Posting.account_id,
-            Account.code,
-            Account.holder_id,
-            Holder.kind,
-            Commodity.code.label("commodity"),
+def entry_touches(session: Session, entry_id: uuid.UUID, holder_id: int | None) -> bool:
+    """Has the entry a posting on an account of this holder?"""
+    return (
+        session.scalar(
+            select(Posting.id)
+            .join(Account, Account.id == Posting.account_id)
+            .where(Posting.entry_id == entry_id, Account.holder_id == holder_id)
+            .limit(1)
         )
-        .join(Account, Account.id == Posting.account_id)
-        .join(Holder, Holder.id == Account.holder_id)
-        .join(Commodity, Commodity.id == Posting.commodity_id)
-        .where(Posting.entry_id == entry_id)
-        .order_by(Posting.line_no)
-    ).all()
+        is not None
+    )
+
+
+def get_entry(session: Session, actor: Actor, entry_id: uuid.UUID) -> dict[str, Any]:
+    """One entry with its postings and serials; for a service point, only an
+    entry touching its own point, without other points' lines (another
+    point's entry answers as one that does not exist)."""
+    entry = session.get(JournalEntry, entry_id)
     if entry is None or not (
-        actor.sees_everything or any(line.holder_id == actor.holder_id for line in lines)
+        actor.sees_everything or entry_touches(session, entry_id, actor.holder_id)
     ):
         raise NotFound(f"entry {entry_id} does not exist", entry_id=str(entry_id))
-    serials: dict[tuple[str, int], list[str]] = defaultdict(list)
-    for serial, src, dst in session.execute(
-        select(SerialMove.serial, SerialMove.from_account_id, SerialMove.to_account_id).where(
-            SerialMove.entry_id == entry_id
-        )
-    ):
-        serials[("out", src)].append(serial)
-        serials[("in", dst)].append(serial)
-    postings = []
-    for line in lines:
-        if _hidden(actor, line.kind, line.holder_id):
-            continue
-        postings.append(
-            {
-                "line_no": line.line_no,
-                "account": line.code,
-                "commodity": line.commodity,
-                "amount": line.amount,
-                "serials": sorted(
-                    serials.get(("in" if line.amount > 0 else "out", line.account_id), [])
-                ),
-            }
-        )
-    reversed_by = session.scalar(
-        select(JournalEntry.id).where(JournalEntry.reverses_entry_id == entry_id)
-    )
-    return {
-        "id": entry.id,
-        "kind": entry.kind,
-        "effective_date": entry.effective_date,
-        "created_at": entry.created_at,
-        "actor": entry.actor,
-        "idempotency_key": entry.idempotency_key,
-        "memo": entry.memo,
-        "refs": entry.refs,
-        "reverses_entry_id": entry.reverses_entry_id,
-        "reversed_by_entry_id": reversed_by,
-        "postings": postings,
-    }
+    return _entry_views(session, actor, [entry])[0]
 
 
 def posted_entry(

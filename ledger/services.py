@@ -19,6 +19,7 @@ from ledger.errors import AlreadyReversed, InvalidEntry, NotFound
 from ledger.journal import MAX_KEY, EntryIn, PostingIn, PostResult, SerialIn
 from ledger.models import Account, Commodity, HolderKind, Role, entry_t, posting_t, serial_move_t
 from ledger.policy import Actor, require_can_post, require_may_post
+from ledger.queries import entry_touches
 
 
 def keyed_batch(entries: Sequence[EntryIn], batch_key: str | None) -> list[EntryIn]:
@@ -91,13 +92,7 @@ def reverse(
     original = session.execute(select(entry_t).where(entry_t.c.id == entry_id)).one_or_none()
     if original is not None and actor.role is Role.SERVICE_POINT:
         # Another point's entry answers exactly as one that does not exist.
-        own = session.scalar(
-            select(posting_t.c.id)
-            .join(Account, Account.id == posting_t.c.account_id)
-            .where(posting_t.c.entry_id == entry_id, Account.holder_id == actor.holder_id)
-            .limit(1)
-        )
-        original = original if own is not None else None
+        original = original if entry_touches(session, entry_id, actor.holder_id) else None
     if original is None:
         raise NotFound(f"entry {entry_id} does not exist", entry_id=str(entry_id))
     require_may_post(actor)

@@ -108,3 +108,19 @@ def fresh_db(databases: TestDatabases) -> Iterator[Database]:
     database = Database(databases.create(pool_size=40))
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def client(db):
+    """The HTTP API over `db`, with the small test network of tests/factories."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from ledger.settings import Settings
+    from tests.factories import network
+    from tests.tokens import SECRET
+
+    network(db)
+    app = create_app(db=db, settings=Settings(secret_key=SECRET, database_url="sqlite://"))
+    with TestClient(app) as test_client:
+        yield test_client

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-from fastapi.testclient import TestClient
-
-from api.app import create_app
 from api.security import issue_token
 from ledger.models import Role
 from ledger.policy import Actor
-from ledger.settings import Settings
 from ledger.users import create_user
-from tests.factories import network, stock
-from tests.tokens import SECRET, bearer
-
-
-@pytest.fixture
-def client(db):
-    network(db)
-    app = create_app(db=db, settings=Settings(secret_key=SECRET, database_url="sqlite://"))
-    with TestClient(app) as client:
-        yield client
+from tests.factories import stock
+from tests.tokens import bearer
 
 
 def auth(db, role: Role, point: str | None = None) -> dict[str, str]:

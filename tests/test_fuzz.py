@@ -25,7 +25,7 @@ from ledger.models import Role
 from ledger.settings import Settings
 from ledger.users import create_user
 from tests.factories import network, stock
-from tests.test_api import SECRET
+from tests.tokens import SECRET
 
 # per operation and generation mode; FUZZ_EXAMPLES=50 for a longer look
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))

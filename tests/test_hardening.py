@@ -17,10 +17,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api.app import create_app
 from ledger import masterdata as md
 from ledger import queries, services
 from ledger.amounts import MAX_AMOUNT, MAX_BALANCE
@@ -43,8 +41,6 @@ from ledger.settings import Settings
 from ledger.users import create_user
 from tests.factories import move, network, stock
 
-SECRET = "test-signing-key-of-sufficient-length"
-
 
 def post(db: Database, *entries: EntryIn, actor: Actor = SYSTEM):
     return db.transact(lambda s: services.post(s, actor, list(entries)))
@@ -57,14 +53,6 @@ def bal(db: Database, code: str, as_of: date | None = None) -> int:
 
 def today(db: Database) -> date:
     return db.window.today()
-
-
-@pytest.fixture
-def client(db):
-    network(db)
-    app = create_app(db=db, settings=Settings(secret_key=SECRET, database_url="sqlite://"))
-    with TestClient(app) as client:
-        yield client
 
 
 def login(client, db, role: Role, point: str | None = None) -> dict[str, str]:

@@ -17,7 +17,8 @@ from api.hygiene import Hygiene
 from ledger.models import Role
 from ledger.settings import Settings
 from tests.factories import network, stock
-from tests.test_api import SECRET, auth, issue
+from tests.test_api import auth, issue
+from tests.tokens import SECRET
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 

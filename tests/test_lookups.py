@@ -11,33 +11,23 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from rich.console import Console
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from api.app import create_app
 from api.cli import app as cli
 from ledger import masterdata as md
 from ledger import queries
 from ledger.db import Database
 from ledger.models import Commodity, Posting, Role
 from ledger.policy import SYSTEM
-from ledger.settings import Settings, get_settings
-from tests.factories import build_network, network, stock
-from tests.test_api import SECRET, auth, issue
+from ledger.settings import get_settings
+from tests.factories import build_network, stock
+from tests.test_api import auth, issue
 
 TODAY = datetime.now(UTC).date()
 # Dates in the past, oldest first; entries are posted in date order.
 D3, D2, D1 = (TODAY - timedelta(days=n) for n in (3, 2, 1))
-
-
-@pytest.fixture
-def client(db):
-    network(db)
-    app = create_app(db=db, settings=Settings(secret_key=SECRET, database_url="sqlite://"))
-    with TestClient(app) as client:
-        yield client
 
 
 def post(client, headers, body, day=None, **extra) -> str:
