@@ -198,12 +198,9 @@ def account_nature(purpose: Purpose, holder_kind: HolderKind) -> AccountNature:
             )
         # The other side of the brand's movements: credit-normal where it
         # gives (supplier, opening balance, count gains), debit where it takes.
-        side = (
-            Side.CREDIT
-            if holder_kind.book_root in ("Liabilities", "Equity", "Income")
-            else (Side.DEBIT)
-        )
-        return AccountNature(side, False, holder_kind.book_root)
+        root = holder_kind.book_root
+        side = Side.CREDIT if root in ("Liabilities", "Equity", "Income") else Side.DEBIT
+        return AccountNature(side, False, root)
     if holder_kind not in rule.holders:
         fits = ", ".join(sorted(k.value for k in rule.holders))
         raise ValueError(f"purpose {purpose} fits {fits}, not a {holder_kind.value}")
