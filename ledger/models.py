@@ -18,13 +18,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     SmallInteger,
     String,
     UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlmodel import SQLModel
 
 from ledger.types import UTCDateTime
 
@@ -42,8 +42,14 @@ NAMING_CONVENTION = {
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
+# One metadata for every table: the book's declarative models below and the
+# SQLModel tables of the modules built on it (ledger/catalog/, …), so that
+# Alembic and the tests see one schema with one naming convention.
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+
 class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    metadata = SQLModel.metadata
 
 
 class HolderKind(enum.StrEnum):

@@ -1,0 +1,75 @@
+"""Who changed which master data, when, from what to what.
+
+Every change of master data (a part, a price, a location, an approval level)
+is recorded in the same unit of work as the change itself: the entity, its
+code, the actor, the time, and the record before and after (JSON; `None`
+before a creation). Append-only, like the journal.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import JSON, Column, Index, select
+from sqlalchemy.orm import Session
+from sqlmodel import Field, SQLModel
+
+from ledger.models import BigId
+from ledger.types import UTCDateTime, utcnow
+
+
+class MasterDataChange(SQLModel, table=True):
+    __tablename__ = "master_data_change"
+    __table_args__ = (Index("ix_master_data_change_entity_key", "entity", "key", "id"),)
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    entity: str = Field(max_length=40)
+    key: str = Field(max_length=80)
+    actor: str = Field(max_length=80)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+def snapshot(record: BaseModel | SQLModel | None, exclude: set[str] | None = None) -> dict | None:
+    """A record as JSON-ready values, for `before` and `after`."""
+    if record is None:
+        return None
+    return record.model_dump(mode="json", exclude=exclude)
+
+
+def record_change(
+    session: Session,
+    actor: str,
+    entity: str,
+    key: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> MasterDataChange:
+    """Record one change in the caller's unit of work (nothing when nothing changed)."""
+    change = MasterDataChange(
+        entity=entity, key=key, actor=actor, at=utcnow(), before=before, after=after
+    )
+    session.add(change)
+    session.flush()
+    return change
+
+
+def changes_of(
+    session: Session, entity: str, key: str, *, after: int | None = None, limit: int = 100
+) -> list[MasterDataChange]:
+    """The changes of one record, oldest first, a page at a time (`after`: the
+    last id of the previous page)."""
+    stmt = (
+        select(MasterDataChange)
+        .where(MasterDataChange.entity == entity, MasterDataChange.key == key)
+        .order_by(MasterDataChange.id)
+        .limit(limit)
+    )
+    if after is not None:
+        stmt = stmt.where(MasterDataChange.id > after)
+    return list(session.scalars(stmt))
