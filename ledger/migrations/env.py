@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import ledger.catalog.history  # noqa: F401  (its tables join the one metadata)
+import ledger.catalog.tables  # noqa: F401  (their tables join the one metadata)
 from ledger.db import make_engine
 from ledger.models import Base
 
