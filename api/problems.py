@@ -33,6 +33,7 @@ STATUS = {
     errors.InvalidEntry: 422,
     errors.InvalidInput: 422,
     errors.SelfLockout: 409,
+    errors.InvalidState: 409,
     errors.TooManyAttempts: 429,
 }
 

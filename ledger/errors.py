@@ -87,6 +87,14 @@ class Duplicate(LedgerError):
     title = "Already exists"
 
 
+class InvalidState(LedgerError):
+    """Not allowed in the record's current state (a terminated point, a
+    suspended point requisitioning, limits out of rank order)."""
+
+    code = "invalid-state"
+    title = "Not allowed in the current state"
+
+
 class Forbidden(LedgerError):
     code = "forbidden"
     title = "Not allowed for this role"
