@@ -74,3 +74,16 @@ Cursor = Annotated[
     ),
 ]
 Limit = Annotated[int, Query(ge=1, le=1000)]
+HolderCode = Annotated[
+    str,
+    Path(min_length=1, max_length=40, pattern=HOLDER_CODE, examples=["SP-0001"]),
+]
+# A region, province or city: one line of printable text, no space at either end.
+PlaceFilter = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[^\x00-\x1f\x7f\s](?:[^\x00-\x1f\x7f]{0,38}[^\x00-\x1f\x7f\s])?$",
+    ),
+]
