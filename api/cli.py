@@ -585,5 +585,219 @@ def reset_password(
     _users_do(lambda s: users.reset_password(s, SYSTEM, username, password))
 
 
+# -- locations and approval levels ------------------------------------------------
+
+locations_app = typer.Typer(help="Locations: HQ, regional warehouses, service points.")
+levels_app = typer.Typer(help="Approval levels and the approvers given them.")
+app.add_typer(locations_app, name="locations")
+app.add_typer(levels_app, name="approval-levels")
+
+
+def _catalog_do(work):
+    try:
+        return _db().transact(work)
+    except LedgerError as exc:
+        _fail(exc)
+
+
+def _location_line(view) -> Text:
+    where = ", ".join(p for p in (view.city, view.province, view.region) if p)
+    served = f", served by {view.served_by}" if view.served_by else ""
+    grade = f", grade {view.grade}" if view.grade else ""
+    return Text(
+        f"{view.code} {view.name} ({view.kind.value}{grade}, {where}{served}): {view.status.value}"
+    )
+
+
+@locations_app.command("list")
+def list_locations(
+    kind: Annotated[
+        str | None, typer.Option(help="hq, regional_warehouse or service_point")
+    ] = None,
+    region: str | None = None,
+    status: Annotated[str | None, typer.Option(help="active, suspended or terminated")] = None,
+    after: Annotated[str | None, typer.Option(help="Code to start after")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+) -> None:
+    """Locations in code order."""
+    from ledger.catalog import locations as loc
+
+    with _db().reading() as session:
+        try:
+            rows = loc.list_locations(
+                session, SYSTEM, kind=kind, region=region, status=status, after=after, limit=limit
+            )
+        except LedgerError as exc:
+            _fail(exc)
+    table = Table(
+        "code", "name", "kind", "grade", "region", "province", "city", "served by", "status"
+    )
+    for r in rows:
+        table.add_row(
+            *(
+                _cell(v)
+                for v in (
+                    r.code,
+                    r.name,
+                    r.kind.value,
+                    r.grade,
+                    r.region,
+                    r.province,
+                    r.city,
+                    r.served_by,
+                    r.status.value,
+                )
+            )
+        )
+    console.print(table) if rows else _say("no locations match")
+    if len(rows) == limit:
+        _say(f"more: --after {rows[-1].code}")
+
+
+@locations_app.command("add")
+def add_location(
+    code: str,
+    kind: Annotated[str, typer.Option(help="hq, regional_warehouse or service_point")],
+    name: Annotated[str, typer.Option()],
+    region: Annotated[str, typer.Option()],
+    province: Annotated[str, typer.Option()],
+    city: Annotated[str | None, typer.Option(help="Required but for HQ")] = None,
+    grade: Annotated[str | None, typer.Option(help="A, B or C: a service point's")] = None,
+    served_by: Annotated[
+        str | None, typer.Option(help="A point's regional warehouse; a warehouse's HQ")
+    ] = None,
+) -> None:
+    """Add HQ, a regional warehouse or a service point (and its holder)."""
+    from ledger.catalog import locations as loc
+
+    view = _catalog_do(
+        lambda s: loc.create_location(
+            s,
+            SYSTEM,
+            kind=kind,
+            code=code,
+            name=name,
+            region=region,
+            province=province,
+            city=city,
+            grade=grade,
+            served_by=served_by,
+        )
+    )
+    console.print(Text.assemble("added ", _location_line(view)))
+
+
+@locations_app.command("show")
+def show_location(code: str) -> None:
+    """One location, with its status and why."""
+    from ledger.catalog import locations as loc
+
+    with _db().reading() as session:
+        try:
+            view = loc.get_location(session, SYSTEM, code)
+        except LedgerError as exc:
+            _fail(exc)
+    console.print(_location_line(view))
+    since = f"{view.status_changed_at:%Y-%m-%d %H:%M} UTC"
+    reason = f": {view.status_reason}" if view.status_reason else ""
+    _say(f"status {view.status.value} since {since}{reason}")
+
+
+@locations_app.command("status")
+def location_status(
+    code: str,
+    set_to: Annotated[str, typer.Option("--set", help="active, suspended or terminated")],
+    reason: Annotated[str, typer.Option(help="Why; recorded in the history")],
+) -> None:
+    """Suspend, reactivate or terminate a service point (termination is final)."""
+    from ledger.catalog import locations as loc
+
+    view = _catalog_do(lambda s: loc.set_status(s, SYSTEM, code, set_to, reason))
+    console.print(_location_line(view))
+
+
+_CNY = re.compile(r"[0-9]{1,10}(?:\.[0-9]{1,2})?")
+
+
+def _fen(value: str, option: str) -> int:
+    """CNY as people write it (5000.00) in fen, or a clear error naming the option."""
+    from decimal import Decimal
+
+    from ledger.amounts import MAX_AMOUNT
+
+    text = value.replace(",", "")
+    if not _CNY.fullmatch(text):
+        _error(
+            f"{option} {value!r} is not an amount in CNY: write it like 5000.00 "
+            "(at most 2 decimals)"
+        )
+    fen = int(Decimal(text) * 100)
+    if not 1 <= fen <= MAX_AMOUNT:
+        _error(f"{option} must be from 0.01 to {_money(MAX_AMOUNT, 2, 'CNY')}")
+    return fen
+
+
+def _level_row(level) -> tuple[Text, ...]:
+    return tuple(
+        _cell(v)
+        for v in (
+            level.code,
+            level.name,
+            level.rank,
+            f"{level.quantity_limit:,}",
+            _money(level.amount_limit, 2, "CNY"),
+            "yes" if level.active else "no",
+        )
+    )
+
+
+@levels_app.command("list")
+def list_levels() -> None:
+    """Approval levels, lowest rank first, with their per-requisition limits."""
+    from ledger.catalog import locations as loc
+
+    with _db().reading() as session:
+        levels = loc.list_levels(session, SYSTEM)
+    table = Table("code", "name", "rank", "quantity limit", "amount limit", "active")
+    for level in levels:
+        table.add_row(*_level_row(level))
+    console.print(table) if levels else _say("no approval levels yet")
+
+
+@levels_app.command("add")
+def add_level(
+    code: str,
+    name: Annotated[str, typer.Option()],
+    rank: Annotated[int, typer.Option(help="Higher = more authority")],
+    quantity_limit: Annotated[int, typer.Option(help="Units per requisition")],
+    amount_limit: Annotated[str, typer.Option(help="CNY at standard cost, e.g. 5000.00")],
+) -> None:
+    """Add an approval level (a higher rank never has lower limits)."""
+    from ledger.catalog import locations as loc
+
+    fen = _fen(amount_limit, "--amount-limit")
+    level = _catalog_do(
+        lambda s: loc.create_level(
+            s,
+            SYSTEM,
+            code=code,
+            name=name,
+            rank=rank,
+            quantity_limit=quantity_limit,
+            amount_limit=fen,
+        )
+    )
+    console.print(Text.assemble("added ", *(" ".join(str(c) for c in _level_row(level)),)))
+
+
+@levels_app.command("assign")
+def assign_level(username: str, level: str) -> None:
+    """Give an approver their approval level."""
+    from ledger.catalog import locations as loc
+
+    done = _catalog_do(lambda s: loc.assign_level(s, SYSTEM, username, level))
+    _say(f"{done.username} approves at {done.level.code} (rank {done.level.rank})")
+
+
 if __name__ == "__main__":
     app()
