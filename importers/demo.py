@@ -11,15 +11,18 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ledger import masterdata as md
 from ledger import services
+from ledger.catalog import locations as loc
+from ledger.catalog.history import MasterDataChange
 from ledger.db import Database
 from ledger.journal import EntryIn, PostingIn, SerialIn
 from ledger.models import Holder, Role
 from ledger.policy import SYSTEM
+from ledger.types import utcnow
 from ledger.users import create_user
 
 PROVINCES = [
@@ -32,6 +35,41 @@ PROVINCES = [
     ("YN", "Yunnan"), ("SN", "Shaanxi"), ("GS", "Gansu"), ("QH", "Qinghai"),
     ("NX", "Ningxia"), ("XJ", "Xinjiang"),
 ]  # fmt: skip
+REGIONS = {
+    "North China": ["BJ", "TJ", "HE", "SX", "NM"],
+    "Northeast China": ["LN", "JL", "HL"],
+    "East China": ["SH", "JS", "ZJ", "AH", "FJ", "JX", "SD"],
+    "Central China": ["HA", "HB", "HN"],
+    "South China": ["GD", "GX", "HI"],
+    "Southwest China": ["CQ", "SC", "GZ", "YN"],
+    "Northwest China": ["SN", "GS", "QH", "NX", "XJ"],
+}
+REGION_OF = {abbr: region for region, provinces in REGIONS.items() for abbr in provinces}
+# Two cities a province: its capital first, where the regional warehouse sits.
+CITIES = {
+    "BJ": ["Beijing", "Beijing"], "TJ": ["Tianjin", "Tianjin"], "HE": ["Shijiazhuang", "Tangshan"],
+    "SX": ["Taiyuan", "Datong"], "NM": ["Hohhot", "Baotou"], "LN": ["Shenyang", "Dalian"],
+    "JL": ["Changchun", "Jilin"], "HL": ["Harbin", "Daqing"], "SH": ["Shanghai", "Shanghai"],
+    "JS": ["Nanjing", "Suzhou"], "ZJ": ["Hangzhou", "Ningbo"], "AH": ["Hefei", "Wuhu"],
+    "FJ": ["Fuzhou", "Xiamen"], "JX": ["Nanchang", "Ganzhou"], "SD": ["Jinan", "Qingdao"],
+    "HA": ["Zhengzhou", "Luoyang"], "HB": ["Wuhan", "Yichang"], "HN": ["Changsha", "Zhuzhou"],
+    "GD": ["Guangzhou", "Shenzhen"], "GX": ["Nanning", "Guilin"], "HI": ["Haikou", "Sanya"],
+    "CQ": ["Chongqing", "Chongqing"], "SC": ["Chengdu", "Mianyang"], "GZ": ["Guiyang", "Zunyi"],
+    "YN": ["Kunming", "Dali"], "SN": ["Xi'an", "Baoji"], "GS": ["Lanzhou", "Tianshui"],
+    "QH": ["Xining", "Golmud"], "NX": ["Yinchuan", "Shizuishan"], "XJ": ["Urumqi", "Kashgar"],
+}  # fmt: skip
+# Demo points that may not requisition: (position in the network, status, why).
+NOT_ACTIVE = [
+    (3, "suspended", "deposit below the required amount"),
+    (6, "suspended", "stock-count discrepancy under review"),
+    (9, "terminated", "contract ended"),
+]
+# (code, name, rank, units, fen): a higher rank never has lower limits.
+APPROVAL_LEVELS = [
+    ("RM", "Regional manager", 1, 50, 500_000),
+    ("HQ-SM", "HQ service manager", 2, 500, 5_000_000),
+    ("DIR", "After-sales director", 3, 5_000, 100_000_000),
+]
 MODELS = ["X1", "X2", "X3", "Y1", "Y2", "Z1"]
 PART_TYPES = [
     "LCD", "TP", "BOARD", "BATT", "CHGR", "CABLE", "EARPH", "HSG-F", "HSG-B", "HSG-MID",
@@ -111,6 +149,9 @@ def _load(session: Session, rng: random.Random, n_points: int, progress) -> Demo
             parent=region, grade=grade,
         )  # fmt: skip
         points.append((code, grade))
+
+    progress("locations")
+    _locations(session, points)
 
     parts = [f"{m}-{t}" for m in MODELS for t in PART_TYPES]
     for code in parts:
@@ -196,6 +237,12 @@ def _load(session: Session, rng: random.Random, n_points: int, progress) -> Demo
     progress("users")
     for username, role, point in DEMO_USERS:
         create_user(session, username, demo_password(username), role, service_point=point)
+    for code, name, rank, units, fen in APPROVAL_LEVELS:
+        loc.create_level(
+            session, SYSTEM, code=code, name=name, rank=rank, quantity_limit=units,
+            amount_limit=fen,
+        )  # fmt: skip
+    loc.assign_level(session, SYSTEM, "approver", "RM")
     return DemoSummary(
         holders=1 + len(OUTSIDE) + len(regions) + len(points),
         parts=len(parts),
@@ -203,3 +250,56 @@ def _load(session: Session, rng: random.Random, n_points: int, progress) -> Demo
         entries=len(results),
         serials=sum(count for *_, count in holdings),
     )
+
+
+def _locations(session: Session, points: list[tuple[str, str]]) -> None:
+    """A location row for HQ, every regional warehouse and every point, in
+    bulk (one insert for the rows, one for their history): region from the
+    province, a city for each point, served by the holder it hangs under."""
+    holders = {
+        h.code: h
+        for h in session.scalars(select(Holder).where(Holder.kind.in_(list(loc.LocationKind))))
+    }
+    by_id = {h.id: h.code for h in holders.values()}
+    place = {"HQ": ("GD", "Shenzhen")}
+    for abbr, _ in PROVINCES:
+        place[f"RW-{abbr}"] = (abbr, CITIES[abbr][0])
+    for i, (code, _) in enumerate(points):
+        abbr = PROVINCES[i % len(PROVINCES)][0]
+        place[code] = (abbr, CITIES[abbr][(i // len(PROVINCES)) % 2])
+    province_name = dict(PROVINCES)
+    status = {points[i][0]: (s, why) for i, s, why in NOT_ACTIVE if i < len(points)}
+    now = utcnow()
+    rows, changes = [], []
+    for code, (abbr, city) in place.items():
+        holder = holders[code]
+        state, why = status.get(code, ("active", None))
+        row = {
+            "holder_id": holder.id,
+            "region": REGION_OF[abbr],
+            "province": province_name[abbr],
+            "city": city,
+            "served_by_holder_id": holder.parent_id,
+            "status": state,
+            "status_reason": why,
+            "status_changed_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        rows.append(row)
+        view = loc.LocationOut(
+            code=code,
+            name=holder.name,
+            kind=holder.kind,
+            grade=holder.grade,
+            served_by=by_id.get(holder.parent_id),
+            status=state,
+            **{k: row[k] for k in ("region", "province", "city", "status_reason")},
+            **{k: now for k in ("status_changed_at", "created_at", "updated_at")},
+        )
+        changes.append(
+            {"entity": "location", "key": code, "actor": SYSTEM.username, "at": now,
+             "before": None, "after": view.model_dump(mode="json", exclude=loc.NOT_RECORDED)}
+        )  # fmt: skip
+    session.execute(insert(loc.Location), rows)
+    session.execute(insert(MasterDataChange), changes)

@@ -184,11 +184,11 @@ class Limits:
 
 
 # For the history: what a record is, without its timestamps (the change has its own).
-_NOT_RECORDED = {"created_at", "updated_at", "status_changed_at"}
+NOT_RECORDED = {"created_at", "updated_at", "status_changed_at"}
 
 
 def _snapshot(view: BaseModel) -> dict[str, Any]:
-    return view.model_dump(mode="json", exclude=_NOT_RECORDED)
+    return view.model_dump(mode="json", exclude=NOT_RECORDED)
 
 
 # -- checks ----------------------------------------------------------------------
@@ -460,13 +460,13 @@ def set_status(
         raise InvalidState(
             f"only a service point may be suspended or terminated; {code} is a {holder.kind}",
             location=code,
-            status=current.value,
+            location_status=current.value,
         )
     if current is LocationStatus.TERMINATED:
         raise InvalidState(
             f"{code} is terminated and cannot be {status.value}; open a new point instead",
             location=code,
-            status=current.value,
+            location_status=current.value,
         )
     before = _view(location, holder, server_code)
     now = utcnow()
@@ -550,7 +550,7 @@ def require_may_requisition(session: Session, holder_code: str) -> LocationOut:
             if view.status is LocationStatus.SUSPENDED
             else f"{holder_code} is {view.status.value}{why} and may requisition nothing",
             location=holder_code,
-            status=view.status.value,
+            location_status=view.status.value,
         )
     return view
 
