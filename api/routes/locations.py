@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from api.deps import DB, CurrentActor
@@ -43,6 +43,9 @@ Fen = Annotated[
 ]
 Rank = Annotated[StrictInt, Field(ge=1, le=RANK_MAX, description="Higher = more authority")]
 LevelCode = Annotated[str, Field(min_length=1, max_length=40, pattern=LEVEL_CODE_PATTERN)]
+LevelPath = Annotated[
+    str, Path(min_length=1, max_length=40, pattern=LEVEL_CODE_PATTERN, examples=["RM"])
+]
 
 
 class _Body(BaseModel):
@@ -227,7 +230,7 @@ def create_level(body: LevelIn, actor: CurrentActor, db: DB):
     response_model=LevelOut,
     summary="Change an approval level's name, rank, limits or activity (admin)",
 )
-def update_level(code: HolderCode, body: LevelPatch, actor: CurrentActor, db: DB):
+def update_level(code: LevelPath, body: LevelPatch, actor: CurrentActor, db: DB):
     require_role(actor, Role.ADMIN)
     return db.transact(lambda s: loc.update_level(s, actor, code, **_given(body)))
 
