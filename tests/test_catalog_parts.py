@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli
 from ledger.amounts import MAX_AMOUNT
+from ledger.calendar import OpenWindow
 from ledger.catalog import parts
 from ledger.catalog.history import MasterDataChange
 from ledger.catalog.parts import HandsetModel, Part, PartCompatibleModel, PartPrice
-from ledger.calendar import OpenWindow
 from ledger.db import Database
 from ledger.errors import Duplicate, Forbidden, InvalidInput, NotFound
 from ledger.models import Commodity, Role
@@ -55,10 +55,8 @@ def catalog(db: Database) -> None:
 
 def counts(db: Database) -> tuple[int, ...]:
     with db.reading() as s:
-        return tuple(
-            s.scalar(select(func.count()).select_from(t))
-            for t in (Commodity, Part, PartCompatibleModel, PartPrice, HandsetModel)
-        ) + (s.scalar(select(func.count()).select_from(MasterDataChange)),)
+        tables = (Commodity, Part, PartCompatibleModel, PartPrice, HandsetModel, MasterDataChange)
+        return tuple(s.scalar(select(func.count()).select_from(t)) for t in tables)
 
 
 def skus(rows) -> list[str]:
@@ -225,23 +223,22 @@ def test_a_price_date_is_set_once_and_within_the_window(db):
         assert len(parts.part_prices(s, CLERK, "Q7-LCD")) == 3
 
 
-def test_writes_are_for_admins_before_any_look_up(db):
+@pytest.mark.parametrize("actor", [CLERK, Actor("sp", Role.SERVICE_POINT, holder_id=1)])
+def test_writes_are_for_admins_before_any_look_up(db, actor):
     catalog(db)
-    for actor in (CLERK, Actor("sp", Role.SERVICE_POINT, holder_id=1)):
-        for write in (
-            lambda s: parts.create_part(
-                s, actor, "NEW", name_zh="x", name_en="x", category="x", warranty_class="handset"
-            ),
-            lambda s: parts.update_part(s, actor, "NO-SUCH-PART", active=False),
-            lambda s: parts.set_price(
-                s, actor, "NO-SUCH-PART", effective_from=date.today(), standard_cost=1,
-                list_price=1,
-            ),
-            lambda s: parts.create_model(s, actor, "H-NEW", name="x"),
-            lambda s: parts.update_model(s, actor, "H-NONE", name="x"),
-        ):  # fmt: skip
-            with pytest.raises(Forbidden):
-                db.transact(write)
+    for write in (
+        lambda s: parts.create_part(
+            s, actor, "NEW", name_zh="x", name_en="x", category="x", warranty_class="handset"
+        ),
+        lambda s: parts.update_part(s, actor, "NO-SUCH-PART", active=False),
+        lambda s: parts.set_price(
+            s, actor, "NO-SUCH-PART", effective_from=date.today(), standard_cost=1, list_price=1
+        ),
+        lambda s: parts.create_model(s, actor, "H-NEW", name="x"),
+        lambda s: parts.update_model(s, actor, "H-NONE", name="x"),
+    ):
+        with pytest.raises(Forbidden):
+            db.transact(write)
 
 
 def test_models_have_unique_colours_at_most_twenty(db):
