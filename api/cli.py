@@ -57,6 +57,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(export_app, name="export")
 app.add_typer(users_app, name="users")
+parts_app = typer.Typer(help="The parts catalog: parts, prices, handset models.")
+app.add_typer(parts_app, name="parts")
 console = Console()
 
 
@@ -107,6 +109,32 @@ def _day(value: str | None, option: str) -> date | None:
 
 def _money(amount: int, decimals: int, commodity: str | None = None) -> str:
     return format_amount(amount, decimals, commodity)
+
+
+_CNY = re.compile(r"[0-9]{1,13}(?:\.[0-9]+)?")
+
+
+def _fen(value: str, option: str, *, least: int = 0) -> int:
+    """CNY as people write it (12.50, or 5,000.00) into fen (1250): at most 2
+    decimals, within `least` fen … the ledger's amount bound; otherwise a
+    clear error naming the option."""
+    from decimal import Decimal
+
+    from ledger.amounts import MAX_AMOUNT
+
+    text = value.replace(",", "")
+    if not _CNY.fullmatch(text):
+        _error(f"{option} {value!r} is not an amount of CNY; write it like 12.50")
+    amount = Decimal(text)
+    if amount.as_tuple().exponent < -2:
+        _error(f"{option} {value!r} has more than 2 decimals; CNY is counted in fen (0.01)")
+    fen = int(amount.scaleb(2))
+    if not least <= fen <= MAX_AMOUNT:
+        _error(
+            f"{option} {value!r} is out of bounds: from {_money(least, 2, 'CNY')} "
+            f"to {_money(MAX_AMOUNT, 2, 'CNY')}"
+        )
+    return fen
 
 
 def _cell(value: Any) -> Text:
@@ -716,27 +744,6 @@ def location_status(
     console.print(_location_line(view))
 
 
-_CNY = re.compile(r"[0-9]{1,10}(?:\.[0-9]{1,2})?")
-
-
-def _fen(value: str, option: str) -> int:
-    """CNY as people write it (5000.00) in fen, or a clear error naming the option."""
-    from decimal import Decimal
-
-    from ledger.amounts import MAX_AMOUNT
-
-    text = value.replace(",", "")
-    if not _CNY.fullmatch(text):
-        _error(
-            f"{option} {value!r} is not an amount in CNY: write it like 5000.00 "
-            "(at most 2 decimals)"
-        )
-    fen = int(Decimal(text) * 100)
-    if not 1 <= fen <= MAX_AMOUNT:
-        _error(f"{option} must be from 0.01 to {_money(MAX_AMOUNT, 2, 'CNY')}")
-    return fen
-
-
 def _level_row(level) -> tuple[Text, ...]:
     return tuple(
         _cell(v)
@@ -775,7 +782,7 @@ def add_level(
     """Add an approval level (a higher rank never has lower limits)."""
     from ledger.catalog import locations as loc
 
-    fen = _fen(amount_limit, "--amount-limit")
+    fen = _fen(amount_limit, "--amount-limit", least=1)
     level = _catalog_do(
         lambda s: loc.create_level(
             s,
@@ -797,6 +804,143 @@ def assign_level(username: str, level: str) -> None:
 
     done = _catalog_do(lambda s: loc.assign_level(s, SYSTEM, username, level))
     _say(f"{done.username} approves at {done.level.code} (rank {done.level.rank})")
+
+
+# ----------------------------------------------------------------------------- parts catalog
+
+
+def _price_text(price) -> str:
+    if price is None:
+        return "no price in force"
+    cost = _money(price.standard_cost, 2, "CNY")
+    listed = _money(price.list_price, 2, "CNY")
+    return f"cost {cost}, list {listed} (from {price.effective_from.isoformat()})"
+
+
+@parts_app.command("list")
+def parts_list(
+    q: Annotated[str | None, typer.Option(help="SKU prefix or part of a name")] = None,
+    category: str | None = None,
+    warranty_class: Annotated[
+        str | None, typer.Option(help="handset, charger, battery, accessory")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Only parts that fit this model")] = None,
+    active: Annotated[bool | None, typer.Option("--active/--inactive")] = None,
+    after: Annotated[str | None, typer.Option(help="SKU to start after")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+) -> None:
+    """Parts in SKU order, with their models and the price in force today."""
+    from ledger.catalog import parts
+
+    with _db().reading() as session:
+        try:
+            rows = parts.list_parts(
+                session,
+                SYSTEM,
+                q=q,
+                category=category,
+                warranty_class=warranty_class,
+                model=model,
+                active=active,
+                after=after,
+                limit=limit,
+            )
+        except LedgerError as exc:
+            _fail(exc)
+    if not rows:
+        _say("no parts match")
+        return
+    table = Table(
+        "sku", "name (zh)", "name (en)", "category", "warranty", "models", "price", "active"
+    )
+    for p in rows:
+        table.add_row(
+            _cell(p.sku),
+            _cell(p.name_zh),
+            _cell(p.name_en),
+            _cell(p.category),
+            _cell(p.warranty_class.value),
+            _cell(" ".join(p.models)),
+            _cell(_price_text(p.current_price)),
+            "yes" if p.active else "no",
+        )
+    console.print(table)
+    if len(rows) == limit:
+        _say(f"more: --after {rows[-1].sku}")
+
+
+@parts_app.command("add")
+def parts_add(
+    sku: str,
+    zh: Annotated[str, typer.Option("--zh", help="Chinese name")],
+    en: Annotated[str, typer.Option("--en", help="English name")],
+    category: Annotated[str, typer.Option(help="screen, board, battery…")],
+    warranty_class: Annotated[str, typer.Option(help="handset, charger, battery, accessory")],
+    model: Annotated[
+        list[str] | None, typer.Option("--model", help="A model it fits (repeat)")
+    ] = None,
+    serialized: Annotated[bool, typer.Option("--serialized", help="Tracked by serial")] = False,
+) -> None:
+    """Add a part (its SKU becomes a commodity of the ledger)."""
+    from ledger.catalog import parts
+
+    try:
+        part = _db().transact(
+            lambda s: parts.create_part(
+                s,
+                SYSTEM,
+                sku,
+                name_zh=zh,
+                name_en=en,
+                category=category,
+                warranty_class=warranty_class,
+                models=model or [],
+                serialized=serialized,
+            )
+        )
+    except LedgerError as exc:
+        _fail(exc)
+    _say(f"part {part.sku} added ({part.name_en}, {part.warranty_class.value})")
+
+
+@parts_app.command("show")
+def parts_show(sku: str) -> None:
+    """One part: names, class, models and the price in force today."""
+    from ledger.catalog import parts
+
+    with _db().reading() as session:
+        try:
+            p = parts.get_part(session, SYSTEM, sku)
+        except LedgerError as exc:
+            _fail(exc)
+    _say(f"{p.sku}: {p.name_zh} / {p.name_en}")
+    _say(f"category {p.category}, warranty class {p.warranty_class.value}")
+    _say(f"serialized: {'yes' if p.serialized else 'no'}, active: {'yes' if p.active else 'no'}")
+    _say(f"fits: {' '.join(p.models) or 'no model'}")
+    _say(f"price: {_price_text(p.current_price)}")
+
+
+@parts_app.command("price")
+def parts_price(
+    sku: str,
+    date_from: Annotated[str, typer.Option("--from", help="YYYY-MM-DD: effective from")],
+    cost: Annotated[str, typer.Option(help="Standard cost in CNY, e.g. 12.50")],
+    list_price: Annotated[str, typer.Option("--list", help="Out-of-warranty list price in CNY")],
+) -> None:
+    """Set a part's price from a day on (a day already priced is refused)."""
+    from ledger.catalog import parts
+
+    day = _day(date_from, "--from")
+    standard, listed = _fen(cost, "--cost"), _fen(list_price, "--list")
+    try:
+        price = _db().transact(
+            lambda s: parts.set_price(
+                s, SYSTEM, sku, effective_from=day, standard_cost=standard, list_price=listed
+            )
+        )
+    except LedgerError as exc:
+        _fail(exc)
+    _say(f"{price.sku}: {_price_text(price)}")
 
 
 if __name__ == "__main__":

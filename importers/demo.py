@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from ledger import masterdata as md
 from ledger import services
 from ledger.catalog import locations as loc
+from ledger.catalog import parts as catalog
 from ledger.catalog.history import MasterDataChange
 from ledger.db import Database
 from ledger.journal import EntryIn, PostingIn, SerialIn
@@ -79,6 +80,26 @@ PART_TYPES = [
     "NFC", "WIFI-MOD", "PA", "CRYSTAL",
 ]  # fmt: skip
 COLOURS = ["black", "white", "blue"]
+# Each part type's Chinese name and catalog category.
+PART_NAMES = {
+    "LCD": ("屏幕", "screen"), "TP": ("触摸屏", "screen"), "BOARD": ("主板", "board"),
+    "BATT": ("电池", "battery"), "CHGR": ("充电器", "charger"), "CABLE": ("数据线", "cable"),
+    "EARPH": ("耳机", "earphone"), "HSG-F": ("前壳", "housing"), "HSG-B": ("后壳", "housing"),
+    "HSG-MID": ("中框", "housing"), "KEYPAD": ("按键板", "keypad"), "SPK": ("扬声器", "audio"),
+    "RCVR": ("听筒", "audio"), "MIC": ("麦克风", "audio"), "CAM-F": ("前摄像头", "camera"),
+    "CAM-R": ("后摄像头", "camera"), "FLASH": ("闪光灯", "camera"), "VIB": ("振动马达", "motor"),
+    "ANT": ("天线", "antenna"), "SIM-TRAY": ("卡托", "housing"),
+    "USB-PORT": ("USB 接口", "connector"), "JACK": ("耳机插孔", "connector"),
+    "FPC-MAIN": ("主排线", "flex"), "FPC-LCD": ("屏幕排线", "flex"),
+    "FPC-KEY": ("按键排线", "flex"), "BTN-PWR": ("电源键", "button"),
+    "BTN-VOL": ("音量键", "button"), "LENS": ("镜片", "camera"), "SHIELD": ("屏蔽罩", "board"),
+    "SCREW-KIT": ("螺丝套件", "kit"), "LABEL": ("标签", "label"), "GASKET": ("密封圈", "housing"),
+    "FRAME": ("支架", "housing"), "PROX": ("距离传感器", "sensor"),
+    "GSENSOR": ("重力传感器", "sensor"), "COMPASS": ("电子罗盘", "sensor"),
+    "NFC": ("NFC 模块", "module"), "WIFI-MOD": ("WiFi 模块", "module"), "PA": ("功放", "board"),
+    "CRYSTAL": ("晶振", "board"),
+}  # fmt: skip
+WARRANTY = {"BATT": "battery", "CHGR": "charger", "CABLE": "accessory", "EARPH": "accessory"}
 OUTSIDE = [
     ("OPENING", "Opening balance (go-live)", "opening_balance"),
     ("SUPPLIER", "Parts supplier", "supplier"),
@@ -119,14 +140,40 @@ class DemoSummary:
 def load_demo(db: Database, *, points: int = 300, seed: int = 7, progress=None) -> DemoSummary:
     """Load the demo network in one transaction. Refuses to load twice."""
     rng = random.Random(seed)
-    return db.transact(lambda s: _load(s, rng, points, progress or (lambda *_: None)))
+    # Prices draw from their own generator: the network stays what it was.
+    prices = random.Random(seed * 7919 + 1)
+    return db.transact(lambda s: _load(s, rng, prices, points, progress or (lambda *_: None)))
 
 
 def is_loaded(session: Session) -> bool:
     return session.scalar(select(Holder.id).where(Holder.code == "HQ")) is not None
 
 
-def _load(session: Session, rng: random.Random, n_points: int, progress) -> DemoSummary:
+def _part_specs(parts: list[str], prices: random.Random) -> list[catalog.PartSpec]:
+    """Each part fits its model and costs 2–400 CNY, listed at about 2.5×."""
+    specs = []
+    for code in parts:
+        model, kind = code.split("-", 1)
+        zh, category = PART_NAMES[kind]
+        cost = prices.randint(20, 4000) * 10
+        specs.append(
+            catalog.PartSpec(
+                sku=code,
+                name_zh=f"{model} {zh}",
+                name_en=f"{model} {kind.lower().replace('-', ' ')}",
+                category=category,
+                warranty_class=WARRANTY.get(kind, "handset"),
+                models=(f"H-{model}",),
+                standard_cost=cost,
+                list_price=round(cost * 2.5 / 10) * 10,
+            )
+        )
+    return specs
+
+
+def _load(
+    session: Session, rng: random.Random, prices: random.Random, n_points: int, progress
+) -> DemoSummary:
     progress("master data")
     md.create_holder(session, "HQ", "HQ customer-service central warehouse", "hq")
     for code, name, kind in OUTSIDE:
@@ -153,13 +200,18 @@ def _load(session: Session, rng: random.Random, n_points: int, progress) -> Demo
     progress("locations")
     _locations(session, points)
 
-    parts = [f"{m}-{t}" for m in MODELS for t in PART_TYPES]
-    for code in parts:
-        model, kind = code.split("-", 1)
-        md.create_commodity(session, code, f"{model} {kind.lower().replace('-', ' ')}", "part")
+    # The catalog: handset models (serialized commodities) with their colours,
+    # then every part, fitting its model, priced from the day the demo loads.
     handsets = [f"H-{m}" for m in MODELS]
     for code in handsets:
-        md.create_commodity(session, code, f"{code[2:]} handset", "handset", serialized=True)
+        catalog.create_model(session, SYSTEM, code, name=f"{code[2:]} handset", colours=COLOURS)
+    parts = [f"{m}-{t}" for m in MODELS for t in PART_TYPES]
+    catalog.create_parts(
+        session,
+        SYSTEM,
+        _part_specs(parts, prices),
+        effective_from=session.info["window"].today(),
+    )
     md.create_commodity(session, "CNY", "Renminbi (fen)", "money")
 
     # Who stocks what: HQ everything, a region half its range, a point ~25 parts.
