@@ -16,10 +16,10 @@ from api.deps import DB, CurrentActor
 from api.params import COMMODITY_CODE, After, IsoDate, Limit
 from ledger.amounts import MAX_AMOUNT
 from ledger.catalog import parts
+from ledger.catalog.history import ChangeView
 from ledger.catalog.parts import (
     MAX_COLOURS,
     MAX_MODELS,
-    ChangeView,
     ModelView,
     PartView,
     PriceView,

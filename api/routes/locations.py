@@ -14,13 +14,13 @@ from api.params import HolderCode, HolderFilter, Limit, PlaceFilter
 from api.routes.users import Username
 from ledger.amounts import MAX_AMOUNT
 from ledger.catalog import locations as loc
+from ledger.catalog.history import ChangeView
 from ledger.catalog.locations import (
     LEVEL_CODE_PATTERN,
     PLACE_PATTERN,
     RANK_MAX,
     REASON_MAX,
     REASON_PATTERN,
-    ChangeOut,
     LevelOut,
     LocationKind,
     LocationOut,
@@ -188,7 +188,7 @@ def set_status(code: HolderCode, body: StatusIn, actor: CurrentActor, db: DB):
 
 @router.get(
     "/locations/{code}/history",
-    response_model=list[ChangeOut],
+    response_model=list[ChangeView],
     summary="Who changed a location, when, from what to what (oldest first)",
 )
 def location_history(

@@ -8,10 +8,11 @@ before a creation). Append-only, like the journal.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import JSON, Column, Index, select
 from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
@@ -50,7 +51,8 @@ def record_change(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> MasterDataChange:
-    """Record one change in the caller's unit of work (nothing when nothing changed)."""
+    """Record one change in the caller's unit of work. Callers skip it when
+    nothing changed (an update that leaves the record as it was)."""
     change = MasterDataChange(
         entity=entity, key=key, actor=actor, at=utcnow(), before=before, after=after
     )
@@ -59,17 +61,38 @@ def record_change(
     return change
 
 
+class ChangeView(BaseModel):
+    """One recorded change, as the doors show it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    entity: str
+    key: str
+    actor: str
+    at: datetime
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
 def changes_of(
-    session: Session, entity: str, key: str, *, after: int | None = None, limit: int = 100
-) -> list[MasterDataChange]:
-    """The changes of one record, oldest first, a page at a time (`after`: the
-    last id of the previous page)."""
+    session: Session,
+    entity: str | Sequence[str],
+    key: str,
+    *,
+    after: int | None = None,
+    limit: int = 100,
+) -> list[ChangeView]:
+    """The changes of one record (of one entity, or of several kept under the
+    same key, such as a part and its prices), oldest first, a page at a time
+    (`after`: the last id of the previous page; `limit` at most 1,000)."""
+    entities = [entity] if isinstance(entity, str) else list(entity)
     stmt = (
         select(MasterDataChange)
-        .where(MasterDataChange.entity == entity, MasterDataChange.key == key)
+        .where(MasterDataChange.entity.in_(entities), MasterDataChange.key == key)
         .order_by(MasterDataChange.id)
-        .limit(limit)
+        .limit(max(1, min(limit, 1000)))
     )
     if after is not None:
         stmt = stmt.where(MasterDataChange.id > after)
-    return list(session.scalars(stmt))
+    return [ChangeView.model_validate(c) for c in session.scalars(stmt)]

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlmodel import Field, SQLModel
 
 from ledger.amounts import MAX_AMOUNT, format_amount
-from ledger.catalog.history import MasterDataChange, changes_of, record_change
+from ledger.catalog.history import ChangeView, changes_of, record_change
 from ledger.codes import HOLDER, HOLDER_RE
 from ledger.errors import Duplicate, InvalidInput, InvalidState, NotFound
 from ledger.masterdata import create_holder
@@ -163,14 +163,6 @@ class LevelOut(BaseModel):
     active: bool
     created_at: datetime
     updated_at: datetime
-
-
-class ChangeOut(BaseModel):
-    id: int
-    actor: str
-    at: datetime
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -523,16 +515,10 @@ def list_locations(
 
 def location_history(
     session: Session, actor: Actor, code: str, *, after: int | None = None, limit: int = 100
-) -> list[ChangeOut]:
+) -> list[ChangeView]:
     """The recorded changes of a location the actor may see, oldest first."""
     _find(session, actor, code)
-    return [_change(c) for c in changes_of(session, "location", code, after=after, limit=limit)]
-
-
-def _change(change: MasterDataChange) -> ChangeOut:
-    return ChangeOut(
-        id=change.id, actor=change.actor, at=change.at, before=change.before, after=change.after
-    )
+    return changes_of(session, "location", code, after=after, limit=limit)
 
 
 def require_may_requisition(session: Session, holder_code: str) -> LocationOut:

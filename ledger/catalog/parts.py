@@ -50,7 +50,7 @@ from sqlmodel import SQLModel
 from ledger import masterdata
 from ledger.amounts import MAX_AMOUNT, format_amount
 from ledger.calendar import OpenWindow
-from ledger.catalog.history import MasterDataChange, record_change
+from ledger.catalog.history import ChangeView, MasterDataChange, changes_of, record_change
 from ledger.codes import COMMODITY_RE, NAME_RE
 from ledger.errors import Duplicate, InvalidInput, NotFound
 from ledger.models import BigId, Commodity, CommodityKind, Role
@@ -194,16 +194,6 @@ class ModelView(BaseModel):
     active: bool
     created_at: datetime
     updated_at: datetime
-
-
-class ChangeView(BaseModel):
-    id: int
-    entity: str
-    key: str
-    actor: str
-    at: datetime
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
 
 
 # ----------------------------------------------------------------------------- checks
@@ -711,15 +701,7 @@ def part_history(
 ) -> list[ChangeView]:
     """Who changed the part and its prices, when, from what to what; oldest first."""
     _part_row(session, sku)
-    stmt = (
-        select(MasterDataChange)
-        .where(MasterDataChange.entity.in_(("part", "part_price")), MasterDataChange.key == sku)
-        .order_by(MasterDataChange.id)
-        .limit(max(1, min(limit, 1000)))
-    )
-    if after is not None:
-        stmt = stmt.where(MasterDataChange.id > after)
-    return [ChangeView.model_validate(c, from_attributes=True) for c in session.scalars(stmt)]
+    return changes_of(session, ("part", "part_price"), sku, after=after, limit=limit)
 
 
 # ----------------------------------------------------------------------------- models
@@ -942,7 +924,6 @@ def create_parts(
 
 
 __all__ = [
-    "ChangeView",
     "HandsetModel",
     "ModelView",
     "Part",
