@@ -943,5 +943,101 @@ def parts_price(
     _say(f"{price.sku}: {_price_text(price)}")
 
 
+# ----------------------------------------------------------------------------- suppliers
+
+suppliers_app = typer.Typer(help="Suppliers: payment terms, minimum order and pack per part.")
+app.add_typer(suppliers_app, name="suppliers")
+
+
+@suppliers_app.command("list")
+def suppliers_list(
+    active: Annotated[bool | None, typer.Option("--active/--inactive")] = None,
+    after: Annotated[str | None, typer.Option(help="Code to start after")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+) -> None:
+    """Suppliers in code order."""
+    from ledger.catalog import suppliers
+
+    with _db().reading() as session:
+        try:
+            rows = suppliers.list_suppliers(
+                session, SYSTEM, active=active, after=after, limit=limit
+            )
+        except LedgerError as exc:
+            _fail(exc)
+    if not rows:
+        _say("no suppliers match")
+        return
+    table = Table("code", "name", "terms (days)", "contact", "active")
+    for row in rows:
+        table.add_row(
+            _cell(row.code),
+            _cell(row.name),
+            str(row.payment_terms_days),
+            _cell(row.contact or ""),
+            "yes" if row.active else "no",
+        )
+    console.print(table)
+    if len(rows) == limit:
+        _say(f"more: --after {rows[-1].code}")
+
+
+@suppliers_app.command("add")
+def suppliers_add(
+    code: str,
+    name: Annotated[str, typer.Option(help="The supplier's name")],
+    terms: Annotated[int, typer.Option(help="Payment terms in days (0 to 365)")],
+    contact: Annotated[str | None, typer.Option(help="Who to call, one line")] = None,
+) -> None:
+    """Add a supplier (it becomes a holder of the ledger, of kind supplier)."""
+    from ledger.catalog import suppliers
+
+    view = _catalog_do(
+        lambda s: suppliers.create_supplier(
+            s, SYSTEM, code, name=name, payment_terms_days=terms, contact=contact
+        )
+    )
+    _say(f"supplier {view.code} added ({view.name}, pays in {view.payment_terms_days} days)")
+
+
+@suppliers_app.command("show")
+def suppliers_show(code: str) -> None:
+    """One supplier: its terms and the minimum order and pack of each part."""
+    from ledger.catalog import suppliers
+
+    with _db().reading() as session:
+        try:
+            view = suppliers.get_supplier(session, SYSTEM, code)
+        except LedgerError as exc:
+            _fail(exc)
+    _say(f"{view.code}: {view.name}")
+    _say(f"payment terms: {view.payment_terms_days} days, active: {'yes' if view.active else 'no'}")
+    _say(f"contact: {view.contact or 'none'}")
+    if not view.parts:
+        _say("no parts")
+    for rule in view.parts or []:
+        _say(f"{rule.sku}: minimum {rule.minimum_order:,}, pack {rule.pack_size:,}")
+
+
+@suppliers_app.command("part")
+def suppliers_part(
+    code: str,
+    sku: str,
+    minimum: Annotated[int, typer.Option(help="Minimum order, units (whole packs)")],
+    pack: Annotated[int, typer.Option(help="Pack size, units")],
+) -> None:
+    """Set how a supplier sells a part: a minimum order, in packs."""
+    from ledger.catalog import suppliers
+
+    rule = _catalog_do(
+        lambda s: suppliers.set_supplier_part(
+            s, SYSTEM, code, sku, minimum_order=minimum, pack_size=pack
+        )
+    )
+    _say(
+        f"{rule.supplier} sells {rule.sku}: minimum {rule.minimum_order:,}, pack {rule.pack_size:,}"
+    )
+
+
 if __name__ == "__main__":
     app()
