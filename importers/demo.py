@@ -18,6 +18,7 @@ from ledger import masterdata as md
 from ledger import services
 from ledger.catalog import locations as loc
 from ledger.catalog import parts as catalog
+from ledger.catalog import suppliers as sup
 from ledger.catalog.history import MasterDataChange
 from ledger.db import Database
 from ledger.journal import EntryIn, PostingIn, SerialIn
@@ -171,6 +172,13 @@ def _part_specs(parts: list[str], prices: random.Random) -> list[catalog.PartSpe
     return specs
 
 
+def _order_rule(sku: str) -> tuple[str, int, int]:
+    """Batteries and chargers: at least 100, in packs of 20; others 50 in 10s."""
+    if sku.split("-", 1)[1] in ("BATT", "CHGR"):
+        return sku, 100, 20
+    return sku, 50, 10
+
+
 def _load(
     session: Session, rng: random.Random, prices: random.Random, n_points: int, progress
 ) -> DemoSummary:
@@ -213,6 +221,9 @@ def _load(
         effective_from=session.info["window"].today(),
     )
     md.create_commodity(session, "CNY", "Renminbi (fen)", "money")
+    # The supplier's terms: 30 days, and a minimum order in packs of every part.
+    sup.add_supplier_row(session, SYSTEM, "SUPPLIER", payment_terms_days=30)
+    sup.set_supplier_parts(session, SYSTEM, "SUPPLIER", [_order_rule(p) for p in parts])
 
     # Who stocks what: HQ everything, a region half its range, a point ~25 parts.
     progress("accounts")
