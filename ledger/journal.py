@@ -277,6 +277,18 @@ def unknown_account(session: Session, code: str, line: int, where: dict) -> Unkn
     )
 
 
+def check_idempotency_key(key: str | None, where: dict[str, int] | None = None) -> None:
+    """Refuse a key that is empty, too long or not printable text."""
+    if key is not None and not _KEY.fullmatch(key):
+        where = where or {}
+        raise InvalidEntry(
+            f"{_at(where)}an idempotency key is 1 to {MAX_KEY} printable characters; "
+            "send a non-empty key or none",
+            field="idempotency_key",
+            **where,
+        )
+
+
 def _at(where: dict[str, int]) -> str:
     """ "entry 3 of the batch: " in front of a batch's messages."""
     return f"entry {where['entry']} of the batch: " if "entry" in where else ""
@@ -388,13 +400,7 @@ def _prepare(
     day = entry.effective_date or today
     window.check(day, today, **where)
     key = entry.idempotency_key
-    if key is not None and not _KEY.fullmatch(key):
-        raise InvalidEntry(
-            f"{_at(where)}an idempotency key is 1 to {MAX_KEY} printable characters; "
-            "send a non-empty key or none",
-            field="idempotency_key",
-            **where,
-        )
+    check_idempotency_key(key, where)
     lines: list[tuple[AccountInfo, int]] = []
     net: dict[int, int] = {}
     by_commodity: dict[int, int] = {}
@@ -998,6 +1004,7 @@ __all__ = [
     "PostResult",
     "PostingIn",
     "SerialIn",
+    "check_idempotency_key",
     "post_entries",
     "post_entry",
     "resolve_accounts",

@@ -89,6 +89,7 @@ def reverse(
     moved back. History is never edited; an entry is reversed at most once."""
     if actor.role is not Role.SERVICE_POINT:
         require_may_post(actor)
+    journal.check_idempotency_key(idempotency_key)
     original = session.execute(select(entry_t).where(entry_t.c.id == entry_id)).one_or_none()
     if original is not None and actor.role is Role.SERVICE_POINT:
         # Another point's entry answers exactly as one that does not exist.

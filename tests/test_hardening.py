@@ -582,3 +582,18 @@ def test_a_date_that_is_not_yyyy_mm_dd_says_how_to_write_it(client, db, day):
     assert response.status_code == 422
     assert "YYYY-MM-DD" in response.json()["detail"], response.json()
     assert bal(db, "HQ:STOCK:X1-LCD") == 0
+
+
+@pytest.mark.parametrize("key", ["tab\there", "del\x7f", "k" * 201])
+def test_a_reversal_with_a_key_that_is_not_printable_text_is_refused(client, db, key):
+    """Found by make fuzz: the reversal built its entry with the raw key (a 500)."""
+    stock(db, "HQ:STOCK:X1-LCD", 2)
+    entry = post(db, move("HQ:STOCK:X1-LCD", "SP-0001:STOCK:X1-LCD", 1))[0].entry_id
+    clerk = login(client, db, Role.WAREHOUSE_CLERK)
+    response = client.post(f"/entries/{entry}/reverse", headers={**clerk, "Idempotency-Key": key})
+    assert response.status_code == 422, response.text
+    if key.isprintable():  # too long for a client, not for the ledger's derived keys
+        return
+    with pytest.raises(InvalidEntry, match="idempotency key"):
+        db.transact(lambda s: services.reverse(s, SYSTEM, entry, idempotency_key=key))
+    assert bal(db, "SP-0001:STOCK:X1-LCD") == 1

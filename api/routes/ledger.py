@@ -37,6 +37,7 @@ IdempotencyKey = Annotated[
         alias="Idempotency-Key",
         min_length=1,
         max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
         description="Retrying with the same key posts nothing new and returns the first result",
     ),
 ]
