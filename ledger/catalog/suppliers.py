@@ -286,20 +286,7 @@ def create_supplier(
         _contact(contact)
     _active(active)
     holder = create_holder(session, code, name, HolderKind.SUPPLIER)
-    now = utcnow()
-    supplier = Supplier(
-        holder_id=holder.id,
-        payment_terms_days=payment_terms_days,
-        contact=contact,
-        active=active,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(supplier)
-    session.flush()
-    view = _view(supplier, holder, [])
-    record_change(session, actor.username, "supplier", code, None, _record(view))
-    return view
+    return _attach(session, actor, holder, payment_terms_days, contact, active)
 
 
 def update_supplier(
@@ -545,19 +532,31 @@ def add_supplier_row(
     holder = session.scalar(select(Holder).where(Holder.code == code))
     if holder is None or holder.kind != HolderKind.SUPPLIER:
         raise NotFound(f"no holder {code!r} of kind supplier", field="code")
+    return _attach(session, actor, holder, payment_terms_days, contact, True)
+
+
+def _attach(
+    session: Session,
+    actor: Actor,
+    holder: Holder,
+    payment_terms_days: int,
+    contact: str | None,
+    active: bool,
+) -> SupplierView:
+    """The supplier row of a holder of kind supplier, recorded as created."""
     now = utcnow()
     supplier = Supplier(
         holder_id=holder.id,
         payment_terms_days=payment_terms_days,
         contact=contact,
-        active=True,
+        active=active,
         created_at=now,
         updated_at=now,
     )
     session.add(supplier)
     session.flush()
     view = _view(supplier, holder, [])
-    record_change(session, actor.username, "supplier", code, None, _record(view))
+    record_change(session, actor.username, "supplier", holder.code, None, _record(view))
     return view
 
 
