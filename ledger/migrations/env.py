@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 import ledger.catalog.tables  # noqa: F401  (their tables join the one metadata)
+import ledger.parts.tables  # noqa: F401
 from ledger.db import make_engine
 from ledger.models import Base
 

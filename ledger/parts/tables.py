@@ -1,0 +1,2 @@
+"""Every table of the parts-cycle modules, imported so that they join the one
+metadata wherever the whole schema is needed (Alembic, the schema test)."""
