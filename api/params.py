@@ -11,7 +11,7 @@ import re
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import Path, Query
+from fastapi import Header, Path, Query
 from pydantic import BeforeValidator
 
 from ledger import codes
@@ -85,5 +85,16 @@ PlaceFilter = Annotated[
         min_length=1,
         max_length=40,
         pattern=r"^[^\x00-\x1f\x7f\s](?:[^\x00-\x1f\x7f]{0,38}[^\x00-\x1f\x7f\s])?$",
+    ),
+]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="Retrying with the same key does nothing new and returns the first result",
     ),
 ]

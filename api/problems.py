@@ -21,6 +21,7 @@ from ledger import errors
 STATUS = {
     errors.NotFound: 404,
     errors.Forbidden: 403,
+    errors.BeyondApprovalLimit: 403,
     errors.Duplicate: 409,
     errors.InsufficientBalance: 409,
     errors.SerialNotAtSource: 409,

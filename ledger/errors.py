@@ -100,6 +100,13 @@ class Forbidden(LedgerError):
     title = "Not allowed for this role"
 
 
+class BeyondApprovalLimit(Forbidden):
+    """An approver tried to approve more than their level allows."""
+
+    code = "beyond-approval-limit"
+    title = "Beyond the approver's limit"
+
+
 class SelfLockout(LedgerError):
     code = "self-lockout"
     title = "An admin may not lock themself out"

@@ -132,7 +132,8 @@ def test_the_migrations_build_exactly_the_models_schema(engine):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    import ledger.catalog.tables  # noqa: F401  (their tables join the metadata)
+    # The modules' tables join the metadata.
+    import ledger.catalog.tables
     import ledger.parts.tables  # noqa: F401
     from ledger.models import Base
 

@@ -5,13 +5,22 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import Field, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import DB, CurrentActor
-from api.params import ACCOUNT_CODE, AccountCode, Cursor, HolderFilter, IsoDate, Limit, SerialNumber
+from api.params import (
+    ACCOUNT_CODE,
+    AccountCode,
+    Cursor,
+    HolderFilter,
+    IdempotencyKey,
+    IsoDate,
+    Limit,
+    SerialNumber,
+)
 from api.schemas import (
     BalanceOut,
     EntryOut,
@@ -31,16 +40,6 @@ from ledger.policy import require_role
 
 router = APIRouter(tags=["ledger"])
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        pattern=r"^[^\x00-\x1f\x7f]+$",
-        description="Retrying with the same key posts nothing new and returns the first result",
-    ),
-]
 READERS = (Role.ADMIN, Role.WAREHOUSE_CLERK, Role.APPROVER, Role.FINANCE, Role.PLANNER)
 
 # POST /entries and /entries/batch read their body themselves and validate it

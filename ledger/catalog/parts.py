@@ -381,6 +381,12 @@ def _prices_on(session: Session, parts: dict[int, str], day: date) -> dict[int, 
     return {p.part_id: _price_view(parts[p.part_id], p) for p in rows}
 
 
+def prices_in_force(session: Session, parts: dict[int, str], day: date) -> dict[int, PriceView]:
+    """The price in force on `day` of each part (commodity id → SKU); a part
+    without one is left out. For documents that value their lines."""
+    return _prices_on(session, parts, day)
+
+
 def _price_view(sku: str, price: PartPrice) -> PriceView:
     return PriceView(
         sku=sku,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import ledger.catalog.tables  # noqa: F401  (their tables join the one metadata)
+# The modules' tables join the one metadata.
+import ledger.catalog.tables
 import ledger.parts.tables  # noqa: F401
 from ledger.db import make_engine
 from ledger.models import Base

@@ -1,0 +1,289 @@
+"""What every parts-cycle document shares: its actions' record, and the
+idempotency and state rules every action obeys.
+
+An action is one unit of work: it claims its idempotency key first, then
+locks the document, checks the state machine, posts its journal entry and
+records itself (who, when, from which state to which, why, what), and stores
+its answer. A retry with the same key replays that first answer; the same key
+with another request is a conflict, another user's key is refused. Claiming
+the key before the document lock gives every action the same lock order
+(key, document, accounts), and makes a double-click wait for the first click
+and then replay it instead of failing on the state it left behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import JSON, Column, ForeignKey, Index, String, Uuid, select
+from sqlalchemy.orm import Session
+from sqlmodel import Field, SQLModel
+
+from ledger import journal
+from ledger import masterdata as md
+from ledger.errors import (
+    Forbidden,
+    IdempotencyConflict,
+    IdempotencyKeyTaken,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+)
+from ledger.models import BigId, Holder, HolderKind, Role
+from ledger.policy import Actor
+from ledger.types import UTCDateTime, utcnow
+
+V = TypeVar("V", bound=BaseModel)
+
+REASON_MAX = 500
+# Where units short on receipt wait until they are found or written off as
+# lost; both holders are opened by the first shortage.
+DISCREPANCIES = "DISCREPANCIES"
+LOST = "LOST-IN-TRANSIT"
+_SYSTEM_HOLDERS = {
+    DISCREPANCIES: ("Units short on receipt, awaiting resolution", HolderKind.IN_TRANSIT),
+    LOST: ("Units lost in transit", HolderKind.SCRAP),
+}
+
+
+class DocumentAction(SQLModel, table=True):
+    """One action on one document: the document's history and the record of
+    its idempotency key."""
+
+    __tablename__ = "document_action"
+    __table_args__ = (Index("ix_document_action_document", "document", "document_id", "id"),)
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    document: str = Field(max_length=24)
+    # 0 while a creating action runs; the new document's id once it has one.
+    document_id: int
+    action: str = Field(max_length=24)
+    actor: str = Field(max_length=80)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    idempotency_key: str | None = Field(
+        default=None, sa_column=Column(String(journal.MAX_KEY), unique=True)
+    )
+    request_hash: str | None = Field(default=None, max_length=64)
+    state_before: str | None = Field(default=None, max_length=16)
+    state_after: str | None = Field(default=None, max_length=16)
+    reason: str | None = Field(default=None, max_length=REASON_MAX)
+    detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    entry_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(Uuid, ForeignKey("journal_entry.id"))
+    )
+    # The first answer, replayed to a retry of the same key.
+    answer: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+class ActionView(BaseModel):
+    """One step of a document's history, as the doors show it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    actor: str
+    action: str
+    state_before: str | None
+    state_after: str | None
+    reason: str | None
+    detail: dict[str, Any] | None
+    entry_id: uuid.UUID | None
+
+
+def history(session: Session, document: str, document_id: int) -> list[ActionView]:
+    rows = session.scalars(
+        select(DocumentAction)
+        .where(DocumentAction.document == document, DocumentAction.document_id == document_id)
+        .order_by(DocumentAction.id)
+    )
+    return [ActionView.model_validate(r) for r in rows]
+
+
+def step(
+    session: Session,
+    actor: Actor,
+    document: str,
+    document_id: int,
+    action: str,
+    state_before: str | None,
+    state_after: str | None,
+    *,
+    reason: str | None = None,
+    detail: dict[str, Any] | None = None,
+    entry_id: uuid.UUID | None = None,
+) -> DocumentAction:
+    """Record one step of a document's history (a step without a key of its
+    own: a submit made with the create, a shipment made by an issue)."""
+    row = DocumentAction(
+        document=document,
+        document_id=document_id,
+        action=action,
+        actor=actor.username,
+        at=utcnow(),
+        state_before=state_before,
+        state_after=state_after,
+        reason=reason,
+        detail=detail,
+        entry_id=entry_id,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _request_hash(request: dict[str, Any]) -> str:
+    body = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+class Run:
+    """One action in progress: `begin` claims its key, `record` writes the
+    history step, `finish` stores and returns the answer."""
+
+    def __init__(self, session: Session, actor: Actor, document: str, action: str) -> None:
+        self.session = session
+        self.actor = actor
+        self.document = document
+        self.action = action
+        self.row: DocumentAction | None = None
+        self.replay: dict[str, Any] | None = None
+
+    def record(
+        self,
+        document_id: int,
+        state_before: str | None,
+        state_after: str | None,
+        *,
+        reason: str | None = None,
+        detail: dict[str, Any] | None = None,
+        entry_id: uuid.UUID | None = None,
+    ) -> None:
+        if self.row is None:
+            self.row = step(
+                self.session, self.actor, self.document, document_id, self.action,
+                state_before, state_after, reason=reason, detail=detail, entry_id=entry_id,
+            )  # fmt: skip
+            return
+        row = self.row
+        row.document_id = document_id
+        row.state_before = state_before
+        row.state_after = state_after
+        row.reason = reason
+        row.detail = detail
+        row.entry_id = entry_id
+        row.at = utcnow()
+        self.session.flush()
+
+    def finish(self, view: V) -> V:
+        if self.row is not None and self.row.idempotency_key is not None:
+            self.row.answer = view.model_dump(mode="json")
+            self.session.flush()
+        return view
+
+
+def begin(
+    session: Session,
+    actor: Actor,
+    document: str,
+    action: str,
+    key: str | None,
+    request: dict[str, Any],
+) -> Run:
+    """Start an action. With a key: the first use claims it (its row is
+    written now and completed by `record`); a retry of the same request gets
+    `run.replay`, the first answer; anything else with the key is refused."""
+    journal.check_idempotency_key(key)
+    run = Run(session, actor, document, action)
+    if key is None:
+        return run
+    digest = _request_hash({"document": document, "action": action, **request})
+    existing = session.scalar(select(DocumentAction).where(DocumentAction.idempotency_key == key))
+    if existing is None:
+        # The unique index decides between two first uses at once: the loser
+        # waits for the winner's commit, fails, and its retry replays.
+        run.row = DocumentAction(
+            document=document,
+            document_id=0,
+            action=action,
+            actor=actor.username,
+            at=utcnow(),
+            idempotency_key=key,
+            request_hash=digest,
+        )
+        session.add(run.row)
+        session.flush()
+        return run
+    if existing.actor != actor.username:
+        raise IdempotencyKeyTaken(
+            "this Idempotency-Key was already used by another user; use a key of your own",
+            field="idempotency_key",
+        )
+    if existing.request_hash != digest or existing.answer is None:
+        raise IdempotencyConflict(
+            f"this Idempotency-Key was already used for another request ({existing.action} "
+            f"of a {existing.document}); use a new key for a new action",
+            field="idempotency_key",
+        )
+    run.replay = existing.answer
+    return run
+
+
+# -- shared rules ------------------------------------------------------------------
+
+
+def document_number(prefix: str, document_id: int) -> str:
+    return f"{prefix}-{document_id:06d}"
+
+
+def document_id(prefix: str, number: str, what: str) -> int:
+    """The id in a number such as RQ-000042; NotFound for anything else."""
+    match = re.fullmatch(rf"{prefix}-([0-9]{{6,12}})", number)
+    if match is None:
+        raise NotFound(f"{what} {number} does not exist", number=number)
+    return int(match.group(1))
+
+
+def refuse_state(what: str, number: str, state: str, action: str, allowed: Iterable[str]) -> None:
+    raise InvalidState(
+        f"{what} {number} is {state}; {action} is allowed only when it is " + " or ".join(allowed),
+        number=number,
+        state=state,
+    )
+
+
+def require_roles(actor: Actor, action: str, *roles: Role) -> None:
+    if actor.role not in roles:
+        allowed = ", ".join(r.value for r in roles)
+        raise Forbidden(f"role {actor.role.value} may not {action}; it needs one of: {allowed}")
+
+
+def reason_text(value: str | None, *, required: bool = False, field: str = "reason") -> str | None:
+    if value is not None:
+        value = value.strip()
+    if not value:
+        if required:
+            raise InvalidInput(f"give a {field} in words", field=field)
+        return None
+    if len(value) > REASON_MAX or re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", value):
+        raise InvalidInput(
+            f"a {field} is at most {REASON_MAX} characters of printable text", field=field
+        )
+    return value
+
+
+def system_holder(session: Session, code: str) -> Holder:
+    """DISCREPANCIES or LOST-IN-TRANSIT, created by the first use."""
+    holder = session.scalar(select(Holder).where(Holder.code == code))
+    if holder is None:
+        name, kind = _SYSTEM_HOLDERS[code]
+        holder = md.create_holder(session, code, name, kind.value)
+    return holder

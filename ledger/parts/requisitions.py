@@ -1,0 +1,1014 @@
+"""Requisitions (申请): a service point, or a regional warehouse from HQ, asks
+for parts; an approver decides within their limits; the warehouse ships.
+
+    draft ─submit→ submitted ─approve→ approved ─issue→ issued ─(all received)→ received
+      │               │  ↺ escalate          │            └─(nothing short open)→ closed
+      └─cancel─┬──────┴─reject→ rejected     │
+               └─────────────────────────────┴─cancel (nothing shipped)→ cancelled
+
+Approving reserves the approved units at the issuing warehouse: its STOCK
+moves to RESERVED through the guarded write path, so the database refuses to
+promise the same last unit twice. Cancelling an approved requisition moves
+them back; issuing ships from RESERVED.
+
+The amount of a line is its quantity at the standard cost in force on the
+day it was submitted; an approver approves only within both their quantity
+and amount limits, and escalates what is beyond them to the next level.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    func,
+    select,
+)
+from sqlalchemy.orm import Session, aliased
+from sqlmodel import Field as SQLField
+from sqlmodel import SQLModel
+
+from ledger import journal
+from ledger.amounts import MAX_BALANCE, format_amount
+from ledger.catalog import locations
+from ledger.catalog.parts import Part, prices_in_force
+from ledger.codes import account_code
+from ledger.errors import BeyondApprovalLimit, Forbidden, InvalidInput, InvalidState, NotFound
+from ledger.journal import EntryIn, PostingIn
+from ledger.models import Commodity, Holder, HolderKind, Role
+from ledger.parts import documents as docs
+from ledger.parts import shipments
+from ledger.parts.documents import ActionView
+from ledger.policy import Actor
+from ledger.types import UTCDateTime, utcnow
+
+PREFIX = "RQ"
+MAX_LINES = 500
+MAX_LINE_QUANTITY = 1_000_000
+# Who raises and withdraws requisitions: the point itself, or staff for a
+# point or a regional warehouse (planners release their plans as requisitions).
+REQUESTERS = (Role.SERVICE_POINT, Role.WAREHOUSE_CLERK, Role.ADMIN, Role.PLANNER)
+
+
+class State(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    ISSUED = "issued"
+    RECEIVED = "received"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+_STATES = ", ".join(f"'{s.value}'" for s in State)
+
+
+class Requisition(SQLModel, table=True):
+    __tablename__ = "requisition"
+    __table_args__ = (
+        CheckConstraint(f"state IN ({_STATES})", name="state"),
+        Index("ix_requisition_state", "state", "id"),
+        Index("ix_requisition_requester_holder_id", "requester_holder_id", "id"),
+    )
+
+    id: int | None = SQLField(default=None, sa_column=Column(Integer, primary_key=True))
+    requester_holder_id: int = SQLField(
+        sa_column=Column(Integer, ForeignKey("holder.id"), nullable=False)
+    )
+    warehouse_holder_id: int = SQLField(
+        sa_column=Column(Integer, ForeignKey("holder.id"), nullable=False, index=True)
+    )
+    state: str = SQLField(max_length=12)
+    note: str | None = SQLField(default=None, max_length=docs.REASON_MAX)
+    # Requested totals, valued when submitted: what the approval queue compares
+    # with each approver's limits.
+    quantity: int = SQLField(sa_column=Column(BigInteger, nullable=False))
+    amount: int | None = SQLField(default=None, sa_column=Column(BigInteger))
+    approved_quantity: int | None = SQLField(default=None, sa_column=Column(BigInteger))
+    approved_amount: int | None = SQLField(default=None, sa_column=Column(BigInteger))
+    # Set by an escalation: only approvers of this rank or above decide.
+    escalated_to_rank: int | None = SQLField(default=None, sa_column=Column(Integer))
+    created_by: str = SQLField(max_length=80)
+    created_at: datetime = SQLField(sa_column=Column(UTCDateTime(), nullable=False))
+    submitted_at: datetime | None = SQLField(default=None, sa_column=Column(UTCDateTime()))
+    updated_at: datetime = SQLField(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class RequisitionLine(SQLModel, table=True):
+    __tablename__ = "requisition_line"
+
+    requisition_id: int = SQLField(
+        sa_column=Column(
+            Integer, ForeignKey("requisition.id"), primary_key=True, autoincrement=False
+        )
+    )
+    line_no: int = SQLField(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    commodity_id: int = SQLField(
+        sa_column=Column(Integer, ForeignKey("commodity.id"), nullable=False)
+    )
+    requested: int = SQLField(sa_column=Column(BigInteger, nullable=False))
+    approved: int | None = SQLField(default=None, sa_column=Column(BigInteger))
+    shipped: int = SQLField(default=0, sa_column=Column(BigInteger, nullable=False))
+    received: int = SQLField(default=0, sa_column=Column(BigInteger, nullable=False))
+    short: int = SQLField(default=0, sa_column=Column(BigInteger, nullable=False))
+    # Standard cost in force when submitted (fen per unit): a later price
+    # change never revalues the requisition.
+    unit_cost: int | None = SQLField(default=None, sa_column=Column(BigInteger))
+
+
+# -- views -------------------------------------------------------------------------
+
+
+class LineIn(BaseModel):
+    sku: str
+    quantity: int
+
+
+class LineView(BaseModel):
+    line_no: int
+    sku: str
+    name: str
+    requested: int
+    approved: int | None
+    shipped: int
+    received: int
+    short: int
+    unit_cost: int | None = Field(description="Standard cost (fen) when submitted")
+
+
+class RequisitionSummary(BaseModel):
+    number: str
+    state: State
+    requester: str
+    warehouse: str
+    quantity: int
+    amount: int | None = Field(description="Fen at standard cost, once submitted")
+    approved_quantity: int | None
+    approved_amount: int | None
+    escalated_to: str | None = Field(description="The level it was escalated to, if any")
+    created_by: str
+    created_at: datetime
+    submitted_at: datetime | None
+
+
+class RequisitionView(RequisitionSummary):
+    note: str | None
+    lines: list[LineView]
+    shipments: list[str]
+    history: list[ActionView]
+
+
+def number(requisition_id: int) -> str:
+    return docs.document_number(PREFIX, requisition_id)
+
+
+def _money(fen: int) -> str:
+    return format_amount(fen, 2, "CNY")
+
+
+# -- reading -----------------------------------------------------------------------
+
+_Requester = aliased(Holder)
+_Warehouse = aliased(Holder)
+
+
+def _summary(session: Session, rq: Requisition, requester: str, warehouse: str) -> dict[str, Any]:
+    escalated = None
+    if rq.escalated_to_rank is not None:
+        level = session.scalar(
+            select(locations.ApprovalLevel.code).where(
+                locations.ApprovalLevel.rank == rq.escalated_to_rank
+            )
+        )
+        escalated = level or f"rank {rq.escalated_to_rank}"
+    return {
+        "number": number(rq.id),
+        "state": State(rq.state),
+        "requester": requester,
+        "warehouse": warehouse,
+        "quantity": rq.quantity,
+        "amount": rq.amount,
+        "approved_quantity": rq.approved_quantity,
+        "approved_amount": rq.approved_amount,
+        "escalated_to": escalated,
+        "created_by": rq.created_by,
+        "created_at": rq.created_at,
+        "submitted_at": rq.submitted_at,
+    }
+
+
+def view(session: Session, rq: Requisition) -> RequisitionView:
+    codes = dict(
+        session.execute(
+            select(Holder.id, Holder.code).where(
+                Holder.id.in_([rq.requester_holder_id, rq.warehouse_holder_id])
+            )
+        ).all()
+    )
+    lines = session.execute(
+        select(RequisitionLine, Commodity.code, Part.name_en, Commodity.name)
+        .join(Commodity, Commodity.id == RequisitionLine.commodity_id)
+        .outerjoin(Part, Part.commodity_id == Commodity.id)
+        .where(RequisitionLine.requisition_id == rq.id)
+        .order_by(RequisitionLine.line_no)
+    )
+    sent = session.scalars(
+        select(shipments.Shipment.id)
+        .where(shipments.Shipment.requisition_id == rq.id)
+        .order_by(shipments.Shipment.id)
+    )
+    return RequisitionView(
+        **_summary(session, rq, codes[rq.requester_holder_id], codes[rq.warehouse_holder_id]),
+        note=rq.note,
+        lines=[
+            LineView(
+                line_no=line.line_no,
+                sku=sku,
+                name=name_en or name,
+                requested=line.requested,
+                approved=line.approved,
+                shipped=line.shipped,
+                received=line.received,
+                short=line.short,
+                unit_cost=line.unit_cost,
+            )
+            for line, sku, name_en, name in lines
+        ],
+        shipments=[shipments.number(i) for i in sent],
+        history=docs.history(session, "requisition", rq.id),
+    )
+
+
+def _visible(actor: Actor, rq: Requisition) -> bool:
+    return actor.sees_everything or actor.holder_id == rq.requester_holder_id
+
+
+def _not_found(requisition_number: str) -> NotFound:
+    return NotFound(
+        f"requisition {requisition_number} does not exist", requisition=requisition_number
+    )
+
+
+def get(session: Session, actor: Actor, requisition_number: str) -> RequisitionView:
+    rq = session.get(Requisition, docs.document_id(PREFIX, requisition_number, "requisition"))
+    if rq is None or not _visible(actor, rq):
+        raise _not_found(requisition_number)
+    return view(session, rq)
+
+
+class Awaiting(enum.StrEnum):
+    """An approver's queue: what they may decide, and what is beyond them."""
+
+    WITHIN = "within"
+    ABOVE = "above"
+
+
+def list_requisitions(
+    session: Session,
+    actor: Actor,
+    *,
+    state: State | None = None,
+    requester: str | None = None,
+    warehouse: str | None = None,
+    awaiting: Awaiting | None = None,
+    after: str | None = None,
+    limit: int = 100,
+) -> list[RequisitionSummary]:
+    """Requisitions, oldest first (a queue is worked from its oldest).
+    `awaiting` is the caller's approval queue: submitted requisitions within
+    both of their limits (and not escalated past their level), or above."""
+    stmt = (
+        select(Requisition, _Requester.code, _Warehouse.code)
+        .join(_Requester, _Requester.id == Requisition.requester_holder_id)
+        .join(_Warehouse, _Warehouse.id == Requisition.warehouse_holder_id)
+        .order_by(Requisition.id)
+        .limit(max(1, min(limit, 1000)))
+    )
+    if not actor.sees_everything:
+        stmt = stmt.where(Requisition.requester_holder_id == actor.holder_id)
+    if state is not None:
+        stmt = stmt.where(Requisition.state == state.value)
+    if requester is not None:
+        stmt = stmt.where(_Requester.code == requester)
+    if warehouse is not None:
+        stmt = stmt.where(_Warehouse.code == warehouse)
+    if awaiting is not None:
+        limits = locations.limits_of(session, actor.username)
+        if limits is None:
+            raise Forbidden(
+                f"{actor.username} has no approval level, so no approval queue; "
+                "an admin gives approvers a level"
+            )
+        within = (
+            (Requisition.quantity <= limits.quantity_limit)
+            & (Requisition.amount <= limits.amount_limit)
+            & (
+                Requisition.escalated_to_rank.is_(None)
+                | (Requisition.escalated_to_rank <= limits.rank)
+            )
+        )
+        stmt = stmt.where(Requisition.state == State.SUBMITTED.value)
+        stmt = stmt.where(within if awaiting is Awaiting.WITHIN else ~within)
+    if after is not None:
+        stmt = stmt.where(Requisition.id > docs.document_id(PREFIX, after, "requisition"))
+    return [
+        RequisitionSummary(**_summary(session, rq, requester_code, warehouse_code))
+        for rq, requester_code, warehouse_code in session.execute(stmt)
+    ]
+
+
+# -- writing -----------------------------------------------------------------------
+
+
+def _lock(session: Session, actor: Actor, requisition_number: str) -> Requisition:
+    requisition_id = docs.document_id(PREFIX, requisition_number, "requisition")
+    rq = session.scalar(
+        select(Requisition).where(Requisition.id == requisition_id).with_for_update()
+    )
+    if rq is None or not _visible(actor, rq):
+        raise _not_found(requisition_number)
+    return rq
+
+
+def check_lines(
+    session: Session, lines: Sequence[LineIn], *, active_only: bool = True
+) -> list[tuple[int, str, int]]:
+    """(commodity id, SKU, quantity) of each line, or a problem naming the
+    line. Only active parts are requisitioned; any part may travel back."""
+    if not lines:
+        raise InvalidInput("a requisition needs at least one line", field="lines")
+    if len(lines) > MAX_LINES:
+        raise InvalidInput(f"a requisition has at most {MAX_LINES} lines", field="lines")
+    skus = [line.sku for line in lines]
+    known = {
+        code: (cid, kind, serialized, active)
+        for code, cid, kind, serialized, active in session.execute(
+            select(Commodity.code, Commodity.id, Commodity.kind, Commodity.serialized, Part.active)
+            .outerjoin(Part, Part.commodity_id == Commodity.id)
+            .where(Commodity.code.in_(set(skus)))
+        )
+    }
+    out = []
+    seen: dict[str, int] = {}
+    for i, line in enumerate(lines, start=1):
+        field = f"lines[{i - 1}]"
+        if type(line.quantity) is not int or not 1 <= line.quantity <= MAX_LINE_QUANTITY:
+            raise InvalidInput(
+                f"line {i}: quantity {line.quantity} is not valid; ask for 1 to "
+                f"{MAX_LINE_QUANTITY:,} units",
+                field=f"{field}.quantity",
+                line=i,
+            )
+        found = known.get(line.sku)
+        if found is None or found[1] != "part":
+            raise InvalidInput(
+                f"line {i}: {line.sku!r} is not a part in the catalog; look it up under /parts",
+                field=f"{field}.sku",
+                line=i,
+                sku=line.sku,
+            )
+        commodity_id, _, serialized, active = found
+        if serialized:
+            raise InvalidInput(
+                f"line {i}: {line.sku} is serialized; serialized units move by serial, "
+                "not in these documents",
+                field=f"{field}.sku",
+                line=i,
+                sku=line.sku,
+            )
+        if active_only and active is not True:
+            raise InvalidInput(
+                f"line {i}: part {line.sku} is inactive and may not be requisitioned",
+                field=f"{field}.sku",
+                line=i,
+                sku=line.sku,
+            )
+        if line.sku in seen:
+            raise InvalidInput(
+                f"line {i}: {line.sku} is already line {seen[line.sku]}; "
+                "ask for each part once, with the total quantity",
+                field=f"{field}.sku",
+                line=i,
+                sku=line.sku,
+            )
+        seen[line.sku] = i
+        out.append((commodity_id, line.sku, line.quantity))
+    return out
+
+
+def _requester(session: Session, actor: Actor, requester: str | None) -> tuple[Holder, Holder]:
+    """The requesting location and the warehouse that issues to it."""
+    if actor.role is Role.SERVICE_POINT:
+        own = session.get(Holder, actor.holder_id)
+        if requester not in (None, own.code):
+            # Another point answers exactly like an unknown one.
+            raise NotFound(f"no location {requester!r}", location=requester)
+        requester = own.code
+    if requester is None:
+        raise InvalidInput("name the requesting location", field="requester")
+    located = locations.require_may_requisition(session, requester)
+    holder = session.scalar(select(Holder).where(Holder.code == requester))
+    if located.kind is locations.LocationKind.SERVICE_POINT:
+        if located.served_by is None:
+            raise InvalidState(
+                f"{requester} has no regional warehouse serving it; an admin must set one",
+                location=requester,
+            )
+        warehouse = session.scalar(select(Holder).where(Holder.code == located.served_by))
+    elif located.kind is locations.LocationKind.REGIONAL_WAREHOUSE:
+        warehouse = session.scalar(
+            select(Holder).where(Holder.kind == HolderKind.HQ.value).order_by(Holder.id).limit(1)
+        )
+        if warehouse is None:
+            raise InvalidState("there is no HQ warehouse to requisition from", location=requester)
+    else:
+        raise InvalidInput(
+            f"{requester} is HQ; HQ buys from suppliers with purchase orders", field="requester"
+        )
+    return holder, warehouse
+
+
+def create(
+    session: Session,
+    actor: Actor,
+    *,
+    lines: Sequence[LineIn],
+    requester: str | None = None,
+    note: str | None = None,
+    submit: bool = False,
+    key: str | None = None,
+) -> RequisitionView:
+    """A new requisition, as a draft (or submitted at once with `submit`)."""
+    docs.require_roles(actor, "raise a requisition", *REQUESTERS)
+    request = {
+        "requester": requester,
+        "lines": [line.model_dump() for line in lines],
+        "note": note,
+        "submit": submit,
+    }
+    run = docs.begin(session, actor, "requisition", "create", key, request)
+    if run.replay is not None:
+        return RequisitionView.model_validate(run.replay)
+    note = docs.reason_text(note, field="note")
+    holder, warehouse = _requester(session, actor, requester)
+    checked = check_lines(session, lines)
+    now = utcnow()
+    rq = Requisition(
+        requester_holder_id=holder.id,
+        warehouse_holder_id=warehouse.id,
+        state=State.DRAFT.value,
+        note=note,
+        quantity=sum(q for *_, q in checked),
+        created_by=actor.username,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(rq)
+    session.flush()
+    for i, (commodity_id, _, quantity) in enumerate(checked, start=1):
+        session.add(
+            RequisitionLine(
+                requisition_id=rq.id, line_no=i, commodity_id=commodity_id, requested=quantity
+            )
+        )
+    session.flush()
+    run.record(rq.id, None, State.DRAFT.value, reason=note)
+    if submit:
+        detail = _submit(session, rq)
+        docs.step(
+            session, actor, "requisition", rq.id, "submit", State.DRAFT.value,
+            State.SUBMITTED.value, detail=detail,
+        )  # fmt: skip
+    return run.finish(view(session, rq))
+
+
+def _submit(session: Session, rq: Requisition) -> dict[str, int]:
+    """Value the lines at today's standard cost and put it in the queue;
+    the figures for the history step."""
+    requester = session.get(Holder, rq.requester_holder_id)
+    locations.require_may_requisition(session, requester.code)
+    lines = _line_rows(session, rq)
+    skus = dict(
+        session.execute(
+            select(Commodity.id, Commodity.code).where(
+                Commodity.id.in_([line.commodity_id for line in lines])
+            )
+        ).all()
+    )
+    prices = prices_in_force(session, skus, session.info["window"].today())
+    amount = 0
+    for line in lines:
+        price = prices.get(line.commodity_id)
+        if price is None:
+            raise InvalidState(
+                f"line {line.line_no}: {skus[line.commodity_id]} has no standard cost in force "
+                "today, so the requisition cannot be valued; an admin must set its price",
+                line=line.line_no,
+                sku=skus[line.commodity_id],
+            )
+        line.unit_cost = price.standard_cost
+        amount += line.requested * price.standard_cost
+    if amount > MAX_BALANCE:
+        raise InvalidInput(
+            f"the requisition is worth {_money(amount)}, beyond what one document may carry "
+            f"({_money(MAX_BALANCE)}); split it",
+            field="lines",
+        )
+    rq.amount = amount
+    rq.state = State.SUBMITTED.value
+    rq.submitted_at = rq.updated_at = utcnow()
+    return {"quantity": rq.quantity, "amount": amount}
+
+
+def _line_rows(session: Session, rq: Requisition) -> list[RequisitionLine]:
+    return list(
+        session.scalars(
+            select(RequisitionLine)
+            .where(RequisitionLine.requisition_id == rq.id)
+            .order_by(RequisitionLine.line_no)
+        )
+    )
+
+
+def _require_requester_side(actor: Actor, action: str) -> None:
+    docs.require_roles(actor, action, *REQUESTERS, Role.APPROVER)
+
+
+def submit(
+    session: Session, actor: Actor, requisition_number: str, *, key: str | None = None
+) -> RequisitionView:
+    docs.require_roles(actor, "submit a requisition", *REQUESTERS)
+    run = docs.begin(session, actor, "requisition", "submit", key, {"number": requisition_number})
+    if run.replay is not None:
+        return RequisitionView.model_validate(run.replay)
+    rq = _lock(session, actor, requisition_number)
+    if rq.state != State.DRAFT:
+        docs.refuse_state("requisition", requisition_number, rq.state, "submitting", ["draft"])
+    detail = _submit(session, rq)
+    run.record(rq.id, State.DRAFT.value, State.SUBMITTED.value, detail=detail)
+    return run.finish(view(session, rq))
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    approved: dict[int, int]  # line no → units
+    quantity: int
+    amount: int
+
+
+def _decide(rq_number: str, lines: list[RequisitionLine], approved: dict[int, int] | None):
+    approved = dict(approved or {})
+    by_no = {line.line_no: line for line in lines}
+    for line_no, quantity in approved.items():
+        line = by_no.get(line_no)
+        if line is None:
+            raise InvalidInput(
+                f"requisition {rq_number} has no line {line_no}; its lines are 1 to {len(lines)}",
+                field="lines",
+                line=line_no,
+            )
+        if type(quantity) is not int or not 0 <= quantity <= line.requested:
+            raise InvalidInput(
+                f"line {line_no}: {quantity} approved, but {line.requested} were asked for; "
+                f"approve 0 to {line.requested}",
+                field="lines",
+                line=line_no,
+                requested=line.requested,
+            )
+    out = {line.line_no: approved.get(line.line_no, line.requested) for line in lines}
+    quantity = sum(out.values())
+    if quantity == 0:
+        raise InvalidInput(
+            "nothing would be approved; reject the requisition instead, with a reason",
+            field="lines",
+        )
+    amount = sum(out[line.line_no] * (line.unit_cost or 0) for line in lines)
+    return _Decision(out, quantity, amount)
+
+
+def approve(
+    session: Session,
+    actor: Actor,
+    requisition_number: str,
+    *,
+    lines: dict[int, int] | None = None,
+    reason: str | None = None,
+    key: str | None = None,
+) -> RequisitionView:
+    """Approve in full, or in part per line (`lines`: line no → units; a line
+    left out is approved in full), within the approver's limits, and reserve
+    the approved units at the issuing warehouse."""
+    docs.require_roles(actor, "approve a requisition", Role.APPROVER)
+    request = {"number": requisition_number, "lines": lines, "reason": reason}
+    run = docs.begin(session, actor, "requisition", "approve", key, request)
+    if run.replay is not None:
+        return RequisitionView.model_validate(run.replay)
+    reason = docs.reason_text(reason)
+    limits = _limits(session, actor)
+    rq = _lock(session, actor, requisition_number)
+    if rq.state != State.SUBMITTED:
+        docs.refuse_state("requisition", requisition_number, rq.state, "approving", ["submitted"])
+    requester = session.get(Holder, rq.requester_holder_id)
+    locations.require_may_requisition(session, requester.code)
+    _require_level(rq, requisition_number, limits)
+    rows = _line_rows(session, rq)
+    decision = _decide(requisition_number, rows, lines)
+    if decision.quantity > limits.quantity_limit:
+        raise BeyondApprovalLimit(
+            f"approving {decision.quantity:,} units is beyond your quantity limit of "
+            f"{limits.quantity_limit:,} (level {limits.code}); escalate it to the next level",
+            limit="quantity",
+            quantity_limit=limits.quantity_limit,
+            quantity=decision.quantity,
+            level=limits.code,
+        )
+    if decision.amount > limits.amount_limit:
+        raise BeyondApprovalLimit(
+            f"approving {_money(decision.amount)} is beyond your amount limit of "
+            f"{_money(limits.amount_limit)} (level {limits.code}); escalate it to the next level",
+            limit="amount",
+            amount_limit=limits.amount_limit,
+            amount=decision.amount,
+            level=limits.code,
+        )
+    warehouse = session.get(Holder, rq.warehouse_holder_id)
+    skus = _skus(session, rows)
+    postings = []
+    for line in rows:
+        units = decision.approved[line.line_no]
+        line.approved = units
+        if units:
+            sku = skus[line.commodity_id]
+            postings += [
+                PostingIn(account=account_code(warehouse.code, "STOCK", sku), amount=-units),
+                PostingIn(account=account_code(warehouse.code, "RESERVED", sku), amount=units),
+            ]
+    result = journal.post_entries(
+        session,
+        [
+            EntryIn(
+                kind="requisition_reserve",
+                refs={"requisition": requisition_number},
+                memo=f"reserved at {warehouse.code} for {requester.code}",
+                postings=postings,
+            )
+        ],
+        actor=actor.username,
+    )[0]
+    rq.state = State.APPROVED.value
+    rq.approved_quantity = decision.quantity
+    rq.approved_amount = decision.amount
+    rq.updated_at = utcnow()
+    partial = {str(k): v for k, v in decision.approved.items() if v != _requested(rows, k)}
+    run.record(
+        rq.id,
+        State.SUBMITTED.value,
+        State.APPROVED.value,
+        reason=reason,
+        detail={
+            "level": limits.code,
+            "quantity": decision.quantity,
+            "amount": decision.amount,
+            **({"approved_in_part": partial} if partial else {}),
+        },
+        entry_id=result.entry_id,
+    )
+    return run.finish(view(session, rq))
+
+
+def _requested(rows: list[RequisitionLine], line_no: int) -> int:
+    return next(line.requested for line in rows if line.line_no == line_no)
+
+
+def _skus(session: Session, rows: list[RequisitionLine]) -> dict[int, str]:
+    return dict(
+        session.execute(
+            select(Commodity.id, Commodity.code).where(
+                Commodity.id.in_([line.commodity_id for line in rows])
+            )
+        ).all()
+    )
+
+
+def _limits(session: Session, actor: Actor) -> locations.Limits:
+    limits = locations.limits_of(session, actor.username)
+    if limits is None:
+        raise Forbidden(
+            f"{actor.username} has no active approval level and may decide no requisition; "
+            "an admin gives approvers a level"
+        )
+    return limits
+
+
+def _require_level(rq: Requisition, rq_number: str, limits: locations.Limits) -> None:
+    if rq.escalated_to_rank is not None and limits.rank < rq.escalated_to_rank:
+        raise Forbidden(
+            f"requisition {rq_number} was escalated beyond your level {limits.code}; "
+            "an approver of the level it was escalated to decides it",
+            level=limits.code,
+        )
+
+
+def reject(
+    session: Session,
+    actor: Actor,
+    requisition_number: str,
+    *,
+    reason: str,
+    key: str | None = None,
+) -> RequisitionView:
+    docs.require_roles(actor, "reject a requisition", Role.APPROVER)
+    request = {"number": requisition_number, "reason": reason}
+    run = docs.begin(session, actor, "requisition", "reject", key, request)
+    if run.replay is not None:
+        return RequisitionView.model_validate(run.replay)
+    reason = docs.reason_text(reason, required=True)
+    limits = _limits(session, actor)
+    rq = _lock(session, actor, requisition_number)
+    if rq.state != State.SUBMITTED:
+        docs.refuse_state("requisition", requisition_number, rq.state, "rejecting", ["submitted"])
+    _require_level(rq, requisition_number, limits)
+    rq.state = State.REJECTED.value
+    rq.updated_at = utcnow()
+    run.record(
+        rq.id, State.SUBMITTED.value, State.REJECTED.value, reason=reason,
+        detail={"level": limits.code},
+    )  # fmt: skip
+    return run.finish(view(session, rq))
+
+
+def escalate(
+    session: Session,
+    actor: Actor,
+    requisition_number: str,
+    *,
+    reason: str | None = None,
+    key: str | None = None,
+) -> RequisitionView:
+    """Pass a requisition beyond the approver's limits to the next level up."""
+    docs.require_roles(actor, "escalate a requisition", Role.APPROVER)
+    request = {"number": requisition_number, "reason": reason}
+    run = docs.begin(session, actor, "requisition", "escalate", key, request)
+    if run.replay is not None:
+        return RequisitionView.model_validate(run.replay)
+    reason = docs.reason_text(reason)
+    limits = _limits(session, actor)
+    rq = _lock(session, actor, requisition_number)
+    if rq.state != State.SUBMITTED:
+        docs.refuse_state("requisition", requisition_number, rq.state, "escalating", ["submitted"])
+    _require_level(rq, requisition_number, limits)
+    if rq.quantity <= limits.quantity_limit and (rq.amount or 0) <= limits.amount_limit:
+        raise InvalidState(
+            f"requisition {requisition_number} ({rq.quantity:,} units, {_money(rq.amount or 0)}) "
+            f"is within your limits (level {limits.code}); approve or reject it yourself",
+            number=requisition_number,
+            state=rq.state,
+        )
+    higher = locations.next_level_above(session, limits.rank)
+    if higher is None:
+        raise InvalidState(
+            f"level {limits.code} is the highest approval level; there is no one to escalate "
+            "to. Approve it in part within your limits, or reject it",
+            number=requisition_number,
+            state=rq.state,
+        )
+    rq.escalated_to_rank = higher.rank
+    rq.updated_at = utcnow()
+    run.record(
+        rq.id,
+        State.SUBMITTED.value,
+        State.SUBMITTED.value,
+        reason=reason,
+        detail={"from_level": limits.code, "to_level": higher.code},
+    )
+    return run.finish(view(session, rq))
+
+
+def cancel(
+    session: Session,
+    actor: Actor,
+    requisition_number: str,
+    *,
+    reason: str | None = None,
+    key: str | None = None,
+) -> RequisitionView:
+    """Withdraw a draft or submitted requisition, or an approved one while
+    nothing is shipped (its reservation goes back to stock)."""
+    _require_requester_side(actor, "cancel a requisition")
+    request = {"number": requisition_number, "reason": reason}
+    run = docs.begin(session, actor, "requisition", "cancel", key, request)
+    if run.replay is not None:
+        return RequisitionView.model_validate(run.replay)
+    reason = docs.reason_text(reason)
+    rq = _lock(session, actor, requisition_number)
+    allowed = (State.DRAFT, State.SUBMITTED, State.APPROVED)
+    if rq.state not in allowed:
+        why = " (something is shipped)" if rq.state == State.ISSUED else ""
+        docs.refuse_state(
+            "requisition", requisition_number, rq.state + why, "cancelling",
+            ["draft", "submitted", "approved with nothing shipped"],
+        )  # fmt: skip
+    entry_id = None
+    if rq.state == State.APPROVED:
+        entry_id = _release(session, actor, rq, requisition_number, "cancelled")
+    before = rq.state
+    rq.state = State.CANCELLED.value
+    rq.updated_at = utcnow()
+    run.record(rq.id, before, State.CANCELLED.value, reason=reason, entry_id=entry_id)
+    return run.finish(view(session, rq))
+
+
+def _release(session: Session, actor: Actor, rq: Requisition, rq_number: str, why: str):
+    """Move what is still reserved for `rq` back to the warehouse's stock."""
+    warehouse = session.get(Holder, rq.warehouse_holder_id)
+    rows = _line_rows(session, rq)
+    skus = _skus(session, rows)
+    postings = []
+    for line in rows:
+        left = (line.approved or 0) - line.shipped
+        if left:
+            sku = skus[line.commodity_id]
+            postings += [
+                PostingIn(account=account_code(warehouse.code, "RESERVED", sku), amount=-left),
+                PostingIn(account=account_code(warehouse.code, "STOCK", sku), amount=left),
+            ]
+    if not postings:
+        return None
+    return journal.post_entries(
+        session,
+        [
+            EntryIn(
+                kind="requisition_release",
+                refs={"requisition": rq_number},
+                memo=f"reservation released: {why}",
+                postings=postings,
+            )
+        ],
+        actor=actor.username,
+    )[0].entry_id
+
+
+def issue(
+    session: Session,
+    actor: Actor,
+    requisition_number: str,
+    *,
+    lines: dict[int, int] | None = None,
+    courier: str | None = None,
+    tracking_number: str | None = None,
+    key: str | None = None,
+) -> shipments.ShipmentView:
+    """Ship approved units (`lines`: line no → units; by default everything
+    approved and not yet shipped) from the warehouse's reserved stock."""
+    docs.require_roles(actor, "issue parts", *shipments.STAFF)
+    request = {
+        "number": requisition_number,
+        "lines": lines,
+        "courier": courier,
+        "tracking_number": tracking_number,
+    }
+    run = docs.begin(session, actor, "requisition", "issue", key, request)
+    if run.replay is not None:
+        return shipments.ShipmentView.model_validate(run.replay)
+    courier = shipments.courier_text(courier, "courier")
+    tracking_number = shipments.courier_text(tracking_number, "tracking_number")
+    rq = _lock(session, actor, requisition_number)
+    if rq.state not in (State.APPROVED, State.ISSUED):
+        docs.refuse_state(
+            "requisition", requisition_number, rq.state, "issuing", ["approved", "issued"]
+        )
+    rows = _line_rows(session, rq)
+    open_ = {line.line_no: (line.approved or 0) - line.shipped for line in rows}
+    if not any(open_.values()):
+        docs.refuse_state(
+            "requisition",
+            requisition_number,
+            f"{rq.state} with everything approved already shipped",
+            "issuing",
+            ["approved", "issued with units left to ship"],
+        )
+    wanted = dict(lines) if lines is not None else {k: v for k, v in open_.items() if v}
+    by_no = {line.line_no: line for line in rows}
+    skus = _skus(session, rows)
+    to_ship = []
+    for line_no, units in sorted(wanted.items()):
+        if line_no not in by_no:
+            raise InvalidInput(
+                f"requisition {requisition_number} has no line {line_no}; "
+                f"its lines are 1 to {len(rows)}",
+                field="lines",
+                line=line_no,
+            )
+        if type(units) is not int or not 0 <= units <= open_[line_no]:
+            raise InvalidInput(
+                f"line {line_no}: {units} to ship, but {open_[line_no]} approved units are left "
+                "to ship; ship at most what was approved",
+                field="lines",
+                line=line_no,
+                left_to_ship=open_[line_no],
+            )
+        if units:
+            line = by_no[line_no]
+            line.shipped += units
+            to_ship.append(
+                shipments.Line(line.commodity_id, skus[line.commodity_id], units, line_no)
+            )
+    if not to_ship:
+        raise InvalidInput("nothing to ship: give at least one line more than 0", field="lines")
+    shipment, result = shipments.ship(
+        session,
+        actor,
+        kind=shipments.ShipmentKind.ISSUE,
+        sender=session.get(Holder, rq.warehouse_holder_id),
+        receiver=session.get(Holder, rq.requester_holder_id),
+        lines=to_ship,
+        refs={"requisition": requisition_number},
+        requisition_id=rq.id,
+        courier=courier,
+        tracking_number=tracking_number,
+    )
+    before = rq.state
+    rq.state = State.ISSUED.value
+    rq.updated_at = utcnow()
+    shipment_number = shipments.number(shipment.id)
+    detail = {"shipment": shipment_number, "units": sum(line.quantity for line in to_ship)}
+    run.record(rq.id, before, State.ISSUED.value, detail=detail, entry_id=result.entry_id)
+    docs.step(
+        session, actor, "shipment", shipment.id, "ship", None,
+        shipments.ShipmentState.IN_TRANSIT.value, entry_id=result.entry_id,
+        detail={"courier": courier, "tracking_number": tracking_number},
+    )  # fmt: skip
+    return run.finish(shipments.view(session, shipment))
+
+
+def after_receipt(session: Session, actor: Actor, requisition_id: int) -> None:
+    """Bring a requisition up to date with its shipments: received once
+    every approved unit is shipped and every shipment received, closed once
+    no shortage of it is still open."""
+    rq = session.scalar(
+        select(Requisition).where(Requisition.id == requisition_id).with_for_update()
+    )
+    rows = _line_rows(session, rq)
+    received = dict(
+        session.execute(
+            select(
+                shipments.ShipmentLine.requisition_line_no,
+                func.coalesce(func.sum(shipments.ShipmentLine.received), 0),
+            )
+            .join(shipments.Shipment, shipments.Shipment.id == shipments.ShipmentLine.shipment_id)
+            .where(shipments.Shipment.requisition_id == rq.id)
+            .group_by(shipments.ShipmentLine.requisition_line_no)
+        ).all()
+    )
+    short = dict(
+        session.execute(
+            select(
+                shipments.ShipmentLine.requisition_line_no,
+                func.coalesce(func.sum(shipments.ShipmentLine.short), 0),
+            )
+            .join(shipments.Shipment, shipments.Shipment.id == shipments.ShipmentLine.shipment_id)
+            .where(shipments.Shipment.requisition_id == rq.id)
+            .group_by(shipments.ShipmentLine.requisition_line_no)
+        ).all()
+    )
+    for line in rows:
+        line.received = received.get(line.line_no, 0)
+        line.short = short.get(line.line_no, 0)
+    in_transit = session.scalar(
+        select(func.count()).where(
+            shipments.Shipment.requisition_id == rq.id,
+            shipments.Shipment.state == shipments.ShipmentState.IN_TRANSIT.value,
+        )
+    )
+    all_shipped = all(line.shipped == (line.approved or 0) for line in rows)
+    target = rq.state
+    if all_shipped and not in_transit:
+        open_short = session.scalar(
+            select(func.count())
+            .select_from(shipments.Discrepancy)
+            .join(shipments.Shipment, shipments.Shipment.id == shipments.Discrepancy.shipment_id)
+            .where(
+                shipments.Shipment.requisition_id == rq.id,
+                shipments.Discrepancy.state == shipments.DiscrepancyState.OPEN.value,
+            )
+        )
+        target = State.RECEIVED.value if open_short else State.CLOSED.value
+    if target != rq.state:
+        action = "close" if target == State.CLOSED else "receive"
+        docs.step(session, actor, "requisition", rq.id, action, rq.state, target)
+        rq.state = target
+        rq.updated_at = utcnow()
+    session.flush()
