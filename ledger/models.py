@@ -8,12 +8,15 @@ postings, serial moves) is append-only.
 from __future__ import annotations
 
 import enum
+import uuid
 from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Boolean,
+    Column,
     Date,
     ForeignKey,
     Index,
@@ -23,8 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
 from ledger.types import UTCDateTime
 
@@ -42,14 +44,10 @@ NAMING_CONVENTION = {
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
-# One metadata for every table: the book's declarative models below and the
-# SQLModel tables of the modules built on it (ledger/catalog/, …), so that
-# Alembic and the tests see one schema with one naming convention.
+# One metadata for every table: the book's SQLModel tables below and those of
+# the modules built on it (ledger/catalog/, ledger/parts/, …), so that Alembic
+# and the tests see one schema with one naming convention.
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
-
-
-class Base(DeclarativeBase):
-    metadata = SQLModel.metadata
 
 
 class HolderKind(enum.StrEnum):
@@ -238,134 +236,160 @@ class Role(enum.StrEnum):
     PLANNER = "planner"
 
 
-class Holder(Base):
+class Holder(SQLModel, table=True):
     __tablename__ = "holder"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(40), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(32), index=True)
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("holder.id"))
-    grade: Mapped[str | None] = mapped_column(String(1))
-    created_at = mapped_column(UTCDateTime(), nullable=False)
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    code: str = Field(max_length=40, unique=True)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=32, index=True)
+    parent_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("holder.id")))
+    grade: str | None = Field(default=None, max_length=1)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class Commodity(Base):
+class Commodity(SQLModel, table=True):
     __tablename__ = "commodity"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(24), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(16))
-    serialized: Mapped[bool] = mapped_column(Boolean, default=False)
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    code: str = Field(max_length=24, unique=True)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=16)
+    serialized: bool = False
     # Money is kept in minor units: CNY has 2 decimals (fen); parts have 0.
-    decimals: Mapped[int] = mapped_column(SmallInteger, default=0)
-    created_at = mapped_column(UTCDateTime(), nullable=False)
+    decimals: int = Field(default=0, sa_column=Column(SmallInteger, nullable=False, default=0))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class Account(Base):
+class Account(SQLModel, table=True):
     __tablename__ = "account"
     __table_args__ = (UniqueConstraint("holder_id", "purpose", "commodity_id"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(120), unique=True)
-    holder_id: Mapped[int] = mapped_column(ForeignKey("holder.id"), index=True)
-    purpose: Mapped[str] = mapped_column(String(24))
-    commodity_id: Mapped[int] = mapped_column(ForeignKey("commodity.id"), index=True)
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    code: str = Field(max_length=120, unique=True)
+    holder_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("holder.id"), nullable=False, index=True)
+    )
+    purpose: str = Field(max_length=24)
+    commodity_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("commodity.id"), nullable=False, index=True)
+    )
     # From the purpose and the holder (`account_nature`); fixed once opened.
-    side: Mapped[str] = mapped_column(String(6))
-    guarded: Mapped[bool] = mapped_column(Boolean)
+    side: str = Field(max_length=6)
+    guarded: bool
     # Kept in the same transaction as the postings; guarded in SQL: within
     # the bounds always, and never past zero on the wrong side if guarded.
-    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    balance: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     # The latest effective date posted: a take from a guarded account is never
     # dated before it, so every as-of balance obeys the guard too.
-    last_posted_on = mapped_column(Date, nullable=True)
-    created_at = mapped_column(UTCDateTime(), nullable=False)
+    last_posted_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class JournalEntry(Base):
+class JournalEntry(SQLModel, table=True):
     __tablename__ = "journal_entry"
 
-    id = mapped_column(Uuid, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(40))
-    effective_date = mapped_column(Date, nullable=False, index=True)
-    created_at = mapped_column(UTCDateTime(), nullable=False)
-    actor: Mapped[str] = mapped_column(String(80))
+    id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    kind: str = Field(max_length=40)
+    effective_date: date = Field(sa_column=Column(Date, nullable=False, index=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    actor: str = Field(max_length=80)
     # A client's key is at most 200 characters; a batch key gets "/<position>".
-    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    idempotency_key: str | None = Field(default=None, max_length=255, unique=True)
     # sha-256 of the request that first used the key: same key, other body = conflict.
-    request_hash: Mapped[str | None] = mapped_column(String(64))
-    memo: Mapped[str] = mapped_column(String(500), default="")
-    refs = mapped_column(JSON, nullable=False)
-    reverses_entry_id = mapped_column(ForeignKey("journal_entry.id"), unique=True)
+    request_hash: str | None = Field(default=None, max_length=64)
+    memo: str = Field(default="", max_length=500)
+    refs: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    reverses_entry_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(Uuid, ForeignKey("journal_entry.id"), unique=True)
+    )
 
 
-class Posting(Base):
+class Posting(SQLModel, table=True):
     __tablename__ = "posting"
     __table_args__ = (
         # Statements and as-of balances walk one account in date order.
         Index("ix_posting_account_date", "account_id", "effective_date", "id"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    entry_id = mapped_column(ForeignKey("journal_entry.id"), nullable=False, index=True)
-    line_no: Mapped[int] = mapped_column(SmallInteger)
-    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
-    commodity_id: Mapped[int] = mapped_column(ForeignKey("commodity.id"))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    entry_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("journal_entry.id"), nullable=False, index=True)
+    )
+    line_no: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    account_id: int = Field(sa_column=Column(Integer, ForeignKey("account.id"), nullable=False))
+    commodity_id: int = Field(sa_column=Column(Integer, ForeignKey("commodity.id"), nullable=False))
     # Debit positive, credit negative; for every commodity an entry sums to zero.
-    amount: Mapped[int] = mapped_column(BigInteger)
-    effective_date = mapped_column(Date, nullable=False)
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    effective_date: date = Field(sa_column=Column(Date, nullable=False))
 
 
-class SerialUnit(Base):
+class SerialUnit(SQLModel, table=True):
     """A handset or serialized part, and the account that holds it now."""
 
     __tablename__ = "serial_unit"
 
-    serial: Mapped[str] = mapped_column(String(40), primary_key=True)
-    commodity_id: Mapped[int] = mapped_column(ForeignKey("commodity.id"), index=True)
-    colour: Mapped[str | None] = mapped_column(String(40))
-    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    serial: str = Field(max_length=40, primary_key=True)
+    commodity_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("commodity.id"), nullable=False, index=True)
+    )
+    colour: str | None = Field(default=None, max_length=40)
+    account_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("account.id"), nullable=False, index=True)
+    )
 
 
-class SerialMove(Base):
+class SerialMove(SQLModel, table=True):
     __tablename__ = "serial_move"
     __table_args__ = (Index("ix_serial_move_serial", "serial", "id"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    serial: Mapped[str] = mapped_column(ForeignKey("serial_unit.serial"))
-    entry_id = mapped_column(ForeignKey("journal_entry.id"), nullable=False, index=True)
-    from_account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
-    to_account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    serial: str = Field(
+        sa_column=Column(String(40), ForeignKey("serial_unit.serial"), nullable=False)
+    )
+    entry_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("journal_entry.id"), nullable=False, index=True)
+    )
+    from_account_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("account.id"), nullable=False)
+    )
+    to_account_id: int = Field(sa_column=Column(Integer, ForeignKey("account.id"), nullable=False))
 
 
-class User(Base):
+class User(SQLModel, table=True):
     __tablename__ = "app_user"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(80), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(24))
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    username: str = Field(max_length=80, unique=True)
+    password_hash: str = Field(max_length=200)
+    role: str = Field(max_length=24)
     # A service-point user is bound to exactly one point.
-    holder_id: Mapped[int | None] = mapped_column(ForeignKey("holder.id"))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at = mapped_column(UTCDateTime(), nullable=False)
+    holder_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("holder.id")))
+    active: bool = True
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     # Part of every token: bumped on deactivate, reactivate, role change and
     # password reset, so every token issued before no longer counts.
-    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    token_version: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, default=0, server_default="0")
+    )
 
 
-class LoginFailure(Base):
+class LoginFailure(SQLModel, table=True):
     """Failed logins of one username from one client, for the login throttle."""
 
     __tablename__ = "login_failure"
 
-    username: Mapped[str] = mapped_column(String(80), primary_key=True)
-    client: Mapped[str] = mapped_column(String(64), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer)
-    first_failed_at = mapped_column(UTCDateTime(), nullable=False)
-    locked_until = mapped_column(UTCDateTime(), nullable=True)
+    username: str = Field(max_length=80, primary_key=True)
+    client: str = Field(max_length=64, primary_key=True)
+    failures: int
+    first_failed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    locked_until: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
 
 
 account_t = Account.__table__

@@ -117,7 +117,6 @@ def sound(db: Database) -> None:
 
 
 def headers(client: TestClient, username: str) -> dict[str, str]:
-    token = client.post(
-        "/auth/token", data={"username": username, "password": PASSWORD}
-    ).json()["access_token"]
+    answer = client.post("/auth/token", data={"username": username, "password": PASSWORD})
+    token = answer.json()["access_token"]
     return {"Authorization": f"Bearer {token}"}

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Connection
+from sqlmodel import SQLModel
 
-# The modules' tables join the one metadata.
-import ledger.catalog.tables
+import ledger.catalog.tables  # their tables join the one metadata
 import ledger.parts.tables  # noqa: F401
 from ledger.db import make_engine
-from ledger.models import Base
 
 config = context.config
 
@@ -17,7 +16,7 @@ config = context.config
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        target_metadata=SQLModel.metadata,
         # SQLite alters tables by copying them; constraint names are stable
         # thanks to the metadata's naming convention.
         render_as_batch=connection.dialect.name == "sqlite",
