@@ -14,6 +14,7 @@ from ledger import masterdata as md
 from ledger import queries, services
 from ledger.catalog import locations, parts
 from ledger.db import Database
+from ledger.errors import NotFound
 from ledger.journal import EntryIn, PostingIn
 from ledger.models import Role, User
 from ledger.policy import SYSTEM, Actor
@@ -105,8 +106,12 @@ def actor(db: Database, username: str) -> Actor:
 
 
 def balance(db: Database, account: str) -> int:
+    """The account's balance; 0 for an account never opened."""
     with db.reading() as s:
-        return queries.balance(s, SYSTEM, account)["balance"]
+        try:
+            return queries.balance(s, SYSTEM, account)["balance"]
+        except NotFound:
+            return 0
 
 
 def sound(db: Database) -> None:
