@@ -101,8 +101,10 @@ def stock(db: Database, holder: str, sku: str, quantity: int) -> None:
 
 def actor(db: Database, username: str) -> Actor:
     with db.reading() as s:
-        user = s.scalar(select(User).where(User.username == username))
-    return Actor(user.username, Role(user.role), user.holder_id)
+        role, holder_id = s.execute(
+            select(User.role, User.holder_id).where(User.username == username)
+        ).one()
+    return Actor(username, Role(role), holder_id)
 
 
 def balance(db: Database, account: str) -> int:
