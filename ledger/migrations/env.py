@@ -5,7 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import ledger.catalog.tables  # noqa: F401  (their tables join the one metadata)
+# Imported for their tables, which join the one metadata (one `noqa` covers
+# both: they bind the same name).
+import ledger.catalog.tables
 import ledger.parts.tables  # noqa: F401
 from ledger.db import make_engine
 from ledger.models import Base
