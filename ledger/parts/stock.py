@@ -28,11 +28,11 @@ and the answer says it is not a location.
 
 from __future__ import annotations
 
+import functools
 import re
-from datetime import date
 
 from pydantic import BaseModel, Field
-from sqlalchemy import case, func, select
+from sqlalchemy import BigInteger, Date, bindparam, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from ledger.calendar import OpenWindow
@@ -90,7 +90,7 @@ def _not_found(code: str, detail: str | None = None) -> NotFound:
 def _location_id(session: Session, actor: Actor, code: str) -> int:
     """The holder id of a location the actor may see. Another point's answers
     as an unknown one does, before its kind is looked at: nothing leaks."""
-    row = session.execute(select(Holder.id, Holder.kind).where(Holder.code == code)).one_or_none()
+    row = session.connection().execute(_HOLDER, {"code": code}).one_or_none()
     if row is None or not (actor.sees_everything or row.id == actor.holder_id):
         raise _not_found(code)
     if row.kind not in LOCATION_KINDS:
@@ -102,11 +102,18 @@ def _location_id(session: Session, actor: Actor, code: str) -> int:
     return row.id
 
 
-def stock_query(holder_id: int, today: date, *, sku=None, after=None, limit=100, nonzero=True):
-    """The one SELECT of the view (exposed for the benchmark and the tests)."""
+@functools.cache
+def stock_query(*, sku: bool = False, after: bool = False, nonzero: bool = True):
+    """The one SELECT of the view, built once per shape (SKU filter, `after`,
+    zero lines left out) with bound parameters: `holder_id`, `today`,
+    `limit`, and `after` and `sku_like` where used. Exposed for the benchmark
+    and the tests."""
 
     def total(purpose: Purpose):
-        return func.sum(case((Account.purpose == purpose.value, Account.balance), else_=0))
+        # One account per purpose and part: the sum is that balance, cast
+        # back to BIGINT (PostgreSQL sums BIGINT into NUMERIC).
+        summed = func.sum(case((Account.purpose == purpose.value, Account.balance), else_=0))
+        return cast(summed, BigInteger)
 
     lines = (
         select(
@@ -122,26 +129,29 @@ def stock_query(holder_id: int, today: date, *, sku=None, after=None, limit=100,
         .join(Commodity, Commodity.id == Account.commodity_id)
         .outerjoin(Part, Part.commodity_id == Commodity.id)
         .where(
-            Account.holder_id == holder_id,
+            Account.holder_id == bindparam("holder_id"),
             Account.purpose.in_([p.value for p in _PURPOSES]),
             Commodity.kind.in_(_GOODS),
         )
         .group_by(Commodity.id, Commodity.code, Commodity.name, Part.name_en)
         .order_by(Commodity.code)
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
     if nonzero:
         # A zero balance adds nothing; a part whose every account is zero
         # has no row left to make a line of.
         lines = lines.where(Account.balance != 0)
-    if after is not None:
-        lines = lines.where(Commodity.code > after)
-    if sku is not None:
-        lines = lines.where(Commodity.code.like(f"{_escape_like(sku)}%", escape="\\"))
+    if after:
+        lines = lines.where(Commodity.code > bindparam("after"))
+    if sku:
+        lines = lines.where(Commodity.code.like(bindparam("sku_like"), escape="\\"))
     page = lines.subquery("lines")
     cost = (
         select(PartPrice.standard_cost)
-        .where(PartPrice.part_id == page.c.commodity_id, PartPrice.effective_from <= today)
+        .where(
+            PartPrice.part_id == page.c.commodity_id,
+            PartPrice.effective_from <= bindparam("today", type_=Date),
+        )
         .order_by(PartPrice.effective_from.desc())
         .limit(1)
         .scalar_subquery()
@@ -155,6 +165,9 @@ def stock_query(holder_id: int, today: date, *, sku=None, after=None, limit=100,
         page.c.defective,
         cost.label("unit_cost"),
     ).order_by(page.c.sku)
+
+
+_HOLDER = select(Holder.id, Holder.kind).where(Holder.code == bindparam("code"))
 
 
 def location_stock(
@@ -184,34 +197,39 @@ def location_stock(
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit is 1 to {MAX_LIMIT}, not {limit}", field="limit")
     holder_id = _location_id(session, actor, holder_code)
-    stmt = stock_query(
-        holder_id,
-        _window(session).today(),
-        sku=sku,
-        after=after,
-        limit=limit,
-        nonzero=not include_zero,
-    )
+    params = {"holder_id": holder_id, "today": _window(session).today(), "limit": limit}
+    if after is not None:
+        params["after"] = after
+    if sku is not None:
+        params["sku_like"] = f"{_escape_like(sku)}%"
+    stmt = stock_query(sku=sku is not None, after=after is not None, nonzero=not include_zero)
+    # Core, not the ORM: the rows are plain figures, and the page is
+    # validated in one call (pydantic-core), not line by line: the view is
+    # hot (bench/stock_view.py).
     items = []
-    for sku_, name, stock, reserved, transit, defective, cost in session.execute(stmt):
-        on_hand = int(stock) + int(reserved)
+    for sku_, name, stock, reserved, transit, defective, cost in session.connection().execute(
+        stmt, params
+    ):
+        on_hand = stock + reserved
         items.append(
-            StockLine(
-                sku=sku_,
-                name=name,
-                on_hand=on_hand,
-                reserved=int(reserved),
-                available=int(stock),
-                in_transit=int(transit),
-                defective=int(defective),
-                unit_cost=cost,
-                value=None if cost is None else on_hand * cost,
-            )
+            {
+                "sku": sku_,
+                "name": name,
+                "on_hand": on_hand,
+                "reserved": reserved,
+                "available": stock,
+                "in_transit": transit,
+                "defective": defective,
+                "unit_cost": cost,
+                "value": None if cost is None else on_hand * cost,
+            }
         )
-    return StockPage(
-        location=holder_code,
-        items=items,
-        next_after=items[-1].sku if len(items) == limit else None,
+    return StockPage.model_validate(
+        {
+            "location": holder_code,
+            "items": items,
+            "next_after": items[-1]["sku"] if len(items) == limit else None,
+        }
     )
 
 
