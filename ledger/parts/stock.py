@@ -32,7 +32,7 @@ import functools
 import re
 
 from pydantic import BaseModel, Field
-from sqlalchemy import BigInteger, Date, bindparam, case, cast, func, select
+from sqlalchemy import BigInteger, Date, bindparam, case, cast, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from ledger.calendar import OpenWindow
@@ -102,6 +102,16 @@ def _location_id(session: Session, actor: Actor, code: str) -> int:
     return row.id
 
 
+def _literal(word: str):
+    """A constant of the query written into its text (a closed-list word),
+    so that executing it binds and expands nothing but the real parameters."""
+    assert word.isidentifier(), word
+    return literal_column(f"'{word}'")
+
+
+_ZERO = literal_column("0")
+
+
 @functools.cache
 def stock_query(*, sku: bool = False, after: bool = False, nonzero: bool = True):
     """The one SELECT of the view, built once per shape (SKU filter, `after`,
@@ -112,7 +122,9 @@ def stock_query(*, sku: bool = False, after: bool = False, nonzero: bool = True)
     def total(purpose: Purpose):
         # One account per purpose and part: the sum is that balance, cast
         # back to BIGINT (PostgreSQL sums BIGINT into NUMERIC).
-        summed = func.sum(case((Account.purpose == purpose.value, Account.balance), else_=0))
+        summed = func.sum(
+            case((Account.purpose == _literal(purpose.value), Account.balance), else_=_ZERO)
+        )
         return cast(summed, BigInteger)
 
     lines = (
@@ -130,8 +142,8 @@ def stock_query(*, sku: bool = False, after: bool = False, nonzero: bool = True)
         .outerjoin(Part, Part.commodity_id == Commodity.id)
         .where(
             Account.holder_id == bindparam("holder_id"),
-            Account.purpose.in_([p.value for p in _PURPOSES]),
-            Commodity.kind.in_(_GOODS),
+            Account.purpose.in_([_literal(p.value) for p in _PURPOSES]),
+            Commodity.kind.in_([_literal(k) for k in _GOODS]),
         )
         .group_by(Commodity.id, Commodity.code, Commodity.name, Part.name_en)
         .order_by(Commodity.code)
@@ -140,7 +152,7 @@ def stock_query(*, sku: bool = False, after: bool = False, nonzero: bool = True)
     if nonzero:
         # A zero balance adds nothing; a part whose every account is zero
         # has no row left to make a line of.
-        lines = lines.where(Account.balance != 0)
+        lines = lines.where(Account.balance != _ZERO)
     if after:
         lines = lines.where(Commodity.code > bindparam("after"))
     if sku:
