@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format bench bench-http fuzz clean
+.PHONY: install run test lint format bench bench-http bench-stock fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench: $(STAMP)
 
 bench-http: $(STAMP)
 	$(BIN)/python bench/http_load.py
+
+# A location's stock view beside the bare SQL of its query: see bench/README.md.
+bench-stock: $(STAMP)
+	$(BIN)/python bench/stock_view.py
 
 # schemathesis against the served demo on SQLite and PostgreSQL, FUZZ_SECONDS
 # (default 120) per database: see README "Fuzzing".

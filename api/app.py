@@ -20,7 +20,17 @@ from fastapi.staticfiles import StaticFiles
 
 from api import openapi, problems
 from api.hygiene import Hygiene
-from api.routes import auth, catalog, ledger, locations, masterdata, parts, suppliers, users
+from api.routes import (
+    auth,
+    catalog,
+    ledger,
+    locations,
+    masterdata,
+    parts,
+    stock,
+    suppliers,
+    users,
+)
 from api.security import UserStateCache
 from ledger.db import Database
 from ledger.journal import EntryIn
@@ -111,6 +121,7 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     app.include_router(masterdata.router)
     app.include_router(users.router)
     app.include_router(locations.router)
+    app.include_router(stock.router)
     app.include_router(catalog.router)
     app.include_router(suppliers.router)
     app.include_router(parts.router)

@@ -613,6 +613,70 @@ def reset_password(
     _users_do(lambda s: users.reset_password(s, SYSTEM, username, password))
 
 
+# -- stock -------------------------------------------------------------------------
+
+
+@app.command("stock")
+def location_stock(
+    code: str,
+    sku: Annotated[
+        str | None, typer.Option(help="SKU prefix, any case (X1- keeps the X1 parts)")
+    ] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Also list parts whose every figure is zero")
+    ] = False,
+) -> None:
+    """A location's stock per part: on hand, reserved, available, in transit
+    toward it, defective, and its value at today's standard cost."""
+    from ledger.parts import stock
+
+    lines = []
+    after = None
+    with _db().reading() as session:
+        try:
+            while True:  # every page: a location holds a few thousand parts at most
+                page = stock.location_stock(
+                    session, SYSTEM, code, sku=sku, after=after, limit=1000, include_zero=show_all
+                )
+                lines.extend(page.items)
+                if page.next_after is None:
+                    break
+                after = page.next_after
+        except LedgerError as exc:
+            _fail(exc)
+    if not lines:
+        _say(f"{code} holds no stock" + (f" of SKUs starting {sku!r}" if sku else ""))
+        return
+    table = Table(
+        "sku", "name", "on hand", "reserved", "available", "in transit", "defective",
+        "unit cost CNY", "value CNY", title=Text(f"stock at {code}"),
+    )  # fmt: skip
+    for line in lines:
+        table.add_row(
+            _cell(line.sku),
+            _cell(line.name),
+            *(
+                _money(n, 0)
+                for n in (
+                    line.on_hand,
+                    line.reserved,
+                    line.available,
+                    line.in_transit,
+                    line.defective,
+                )
+            ),
+            "unpriced" if line.unit_cost is None else _money(line.unit_cost, 2),
+            "" if line.value is None else _money(line.value, 2),
+        )
+    console.print(table)
+    valued = sum(line.value or 0 for line in lines)
+    unpriced = sum(1 for line in lines if line.unit_cost is None)
+    _say(
+        f"{len(lines):,} parts, on hand valued at {_money(valued, 2, 'CNY')}"
+        + (f" ({unpriced:,} unpriced, not valued)" if unpriced else "")
+    )
+
+
 # -- locations and approval levels ------------------------------------------------
 
 locations_app = typer.Typer(help="Locations: HQ, regional warehouses, service points.")
