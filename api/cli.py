@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger import queries, services
@@ -1101,6 +1102,277 @@ def suppliers_part(
     _say(
         f"{rule.supplier} sells {rule.sku}: minimum {rule.minimum_order:,}, pack {rule.pack_size:,}"
     )
+
+
+# -- the parts cycle ----------------------------------------------------------------
+
+requisitions_app = typer.Typer(help="Requisitions: raise, approve, issue.")
+shipments_app = typer.Typer(help="Shipments in transit and their receipt; shortages.")
+app.add_typer(requisitions_app, name="requisitions")
+app.add_typer(shipments_app, name="shipments")
+
+AsUser = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        help="Act as this user, with their role and limits (default: the system administrator)",
+    ),
+]
+Lines = Annotated[
+    list[str] | None,
+    typer.Option("--line", help="LINE=UNITS, repeatable (e.g. --line 2=6); default: every line"),
+]
+Key = Annotated[str | None, typer.Option("--key", help="As Idempotency-Key over HTTP")]
+
+
+def _acting(session, username: str | None):
+    """The actor a command runs as: a named active user, or the system."""
+    from ledger.models import User
+    from ledger.policy import Actor
+
+    if username is None:
+        return SYSTEM
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active:
+        _error(f"--as {username!r}: no active user of that name; see `aftersales users list`")
+    return Actor(user.username, Role(user.role), user.holder_id)
+
+
+def _line_units(values: list[str] | None) -> dict[int, int] | None:
+    if not values:
+        return None
+    out: dict[int, int] = {}
+    for value in values:
+        line, sep, units = value.partition("=")
+        if not (sep and line.isdigit() and units.isdigit()):
+            _error(f"--line {value!r}: write LINE=UNITS, e.g. --line 2=6")
+        if int(line) in out:
+            _error(f"--line {line} is given twice; give each line once")
+        out[int(line)] = int(units)
+    return out
+
+
+def _act(work, username: str | None):
+    """Run one document action as `username` in one unit of work."""
+    db = _db()
+    try:
+        return db.transact(lambda s: work(s, _acting(s, username)))
+    except LedgerError as exc:
+        _fail(exc)
+
+
+def _show_requisition(view) -> None:
+    amount = "" if view.amount is None else f", {_money(view.amount, 2, 'CNY')}"
+    _say(
+        f"{view.number} {view.state.value}: {view.requester} from {view.warehouse}, "
+        f"{view.quantity:,} units{amount}"
+    )
+    table = Table("line", "sku", "name", "requested", "approved", "shipped", "received", "short")
+    for line in view.lines:
+        table.add_row(
+            str(line.line_no), Text(line.sku), Text(line.name), f"{line.requested:,}",
+            "" if line.approved is None else f"{line.approved:,}", f"{line.shipped:,}",
+            f"{line.received:,}", f"{line.short:,}",
+        )  # fmt: skip
+    console.print(table)
+    for step in view.history:
+        why = f": {step.reason}" if step.reason else ""
+        _say(f"  {step.at:%Y-%m-%d %H:%M} {step.actor} {step.action}{why}")
+
+
+@requisitions_app.command("list")
+def requisitions_list(
+    state: Annotated[str | None, typer.Option(help="draft, submitted, approved, issued…")] = None,
+    requester: Annotated[str | None, typer.Option(help="A point or regional warehouse")] = None,
+    awaiting: Annotated[
+        str | None, typer.Option(help="within or above: the --as approver's queue")
+    ] = None,
+    as_user: AsUser = None,
+    limit: int = 100,
+) -> None:
+    """Requisitions, oldest first."""
+    from ledger.parts import requisitions
+
+    try:
+        state_ = requisitions.State(state) if state else None
+        awaiting_ = requisitions.Awaiting(awaiting) if awaiting else None
+    except ValueError as exc:
+        _error(str(exc))
+    with _db().reading() as session:
+        try:
+            items = requisitions.list_requisitions(
+                session, _acting(session, as_user), state=state_, requester=requester,
+                awaiting=awaiting_, limit=limit,
+            )  # fmt: skip
+        except LedgerError as exc:
+            _fail(exc)
+    table = Table("number", "state", "requester", "warehouse", "units", "amount", "submitted")
+    for r in items:
+        table.add_row(
+            r.number, r.state.value, Text(r.requester), Text(r.warehouse), f"{r.quantity:,}",
+            "" if r.amount is None else _money(r.amount, 2),
+            r.submitted_at.strftime("%Y-%m-%d") if r.submitted_at else "",
+        )  # fmt: skip
+    console.print(table)
+
+
+@requisitions_app.command("show")
+def requisitions_show(number: str) -> None:
+    """A requisition: its lines and every decision."""
+    from ledger.parts import requisitions
+
+    with _db().reading() as session:
+        try:
+            view = requisitions.get(session, SYSTEM, number)
+        except LedgerError as exc:
+            _fail(exc)
+    _show_requisition(view)
+
+
+@requisitions_app.command("approve")
+def requisitions_approve(
+    number: str,
+    as_user: Annotated[str, typer.Option("--as", help="The approver")],
+    line: Lines = None,
+    reason: str | None = None,
+    key: Key = None,
+) -> None:
+    """Approve in full, or in part with --line LINE=UNITS, within the approver's limits."""
+    from ledger.parts import requisitions
+
+    lines = _line_units(line)
+    view = _act(
+        lambda s, who: requisitions.approve(s, who, number, lines=lines, reason=reason, key=key),
+        as_user,
+    )
+    _show_requisition(view)
+
+
+@requisitions_app.command("reject")
+def requisitions_reject(
+    number: str,
+    as_user: Annotated[str, typer.Option("--as", help="The approver")],
+    reason: Annotated[str, typer.Option(help="Why, in words")],
+    key: Key = None,
+) -> None:
+    """Reject a submitted requisition, with a reason."""
+    from ledger.parts import requisitions
+
+    view = _act(lambda s, who: requisitions.reject(s, who, number, reason=reason, key=key), as_user)
+    _show_requisition(view)
+
+
+def _show_shipment(view) -> None:
+    courier = f" by {view.courier} {view.tracking_number or ''}".rstrip() if view.courier else ""
+    _say(f"{view.number} {view.state.value}: {view.sender} -> {view.receiver}{courier}")
+    table = Table("line", "sku", "shipped", "received", "short")
+    for ln in view.lines:
+        table.add_row(
+            str(ln.line_no), Text(ln.sku), f"{ln.quantity:,}",
+            "" if ln.received is None else f"{ln.received:,}",
+            "" if ln.short is None else f"{ln.short:,}",
+        )  # fmt: skip
+    console.print(table)
+    for number in view.discrepancies:
+        _say(f"  shortage {number}: resolve it with `aftersales shipments resolve {number}`")
+
+
+@requisitions_app.command("issue")
+def requisitions_issue(
+    number: str,
+    line: Lines = None,
+    courier: str | None = None,
+    tracking: Annotated[str | None, typer.Option(help="The courier's tracking number")] = None,
+    as_user: AsUser = None,
+    key: Key = None,
+) -> None:
+    """Ship approved units (all of them, or --line LINE=UNITS) in one shipment."""
+    from ledger.parts import requisitions
+
+    lines = _line_units(line)
+    view = _act(
+        lambda s, who: requisitions.issue(
+            s, who, number, lines=lines, courier=courier, tracking_number=tracking, key=key
+        ),
+        as_user,
+    )
+    _show_shipment(view)
+
+
+@shipments_app.command("list")
+def shipments_list(
+    in_transit: Annotated[bool, typer.Option("--in-transit", help="Only those in transit")] = False,
+    older_than: Annotated[
+        int | None, typer.Option(help="In transit longer than this many days")
+    ] = None,
+    holder: Annotated[str | None, typer.Option(help="From or to this location")] = None,
+    limit: int = 100,
+) -> None:
+    """Shipments, newest first."""
+    from ledger.parts import shipments
+
+    state = shipments.ShipmentState.IN_TRANSIT if in_transit else None
+    with _db().reading() as session:
+        try:
+            items = shipments.list_shipments(
+                session, SYSTEM, state=state, holder=holder, older_than_days=older_than,
+                limit=limit,
+            )  # fmt: skip
+        except LedgerError as exc:
+            _fail(exc)
+    table = Table("number", "kind", "state", "from", "to", "units", "shipped", "days")
+    for sh in items:
+        table.add_row(
+            sh.number, sh.kind.value, sh.state.value, Text(sh.sender), Text(sh.receiver),
+            f"{sh.quantity:,}", f"{sh.shipped_on}",
+            "" if sh.days_in_transit is None else str(sh.days_in_transit),
+        )  # fmt: skip
+    console.print(table)
+
+
+@shipments_app.command("receive")
+def shipments_receive(
+    number: str,
+    line: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--line", help="LINE=UNITS that arrived, repeatable; a line left out arrived in full"
+        ),
+    ] = None,
+    as_user: AsUser = None,
+    key: Key = None,
+) -> None:
+    """Confirm a shipment; what is short opens a discrepancy."""
+    from ledger.parts import receiving
+
+    received = _line_units(line)
+    view = _act(
+        lambda s, who: receiving.receive(s, who, number, received=received, key=key), as_user
+    )
+    _show_shipment(view)
+
+
+@shipments_app.command("resolve")
+def shipments_resolve(
+    number: Annotated[str, typer.Argument(help="The discrepancy, DS-…")],
+    outcome: Annotated[str, typer.Argument(help="found or lost")],
+    reason: Annotated[str, typer.Option(help="What was found out")],
+    as_user: AsUser = None,
+    key: Key = None,
+) -> None:
+    """Resolve a shortage: found (into stock) or lost (written off, chargeable)."""
+    from ledger.parts import receiving
+    from ledger.parts.shipments import DiscrepancyState
+
+    if outcome not in ("found", "lost"):
+        _error(f"outcome {outcome!r}: write found or lost")
+    view = _act(
+        lambda s, who: receiving.resolve(
+            s, who, number, outcome=DiscrepancyState(outcome), reason=reason, key=key
+        ),
+        as_user,
+    )
+    _say(f"{view.number} {view.state.value}: {view.quantity:,} x {view.sku} at {view.holder}")
 
 
 if __name__ == "__main__":

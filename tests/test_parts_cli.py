@@ -1,0 +1,76 @@
+"""The clerk's and approver's common steps on the command line (SQLite file)."""
+
+from __future__ import annotations
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from api.cli import app as cli
+from ledger.db import Database
+from ledger.parts import requisitions
+from ledger.parts.requisitions import LineIn
+from ledger.settings import get_settings
+from tests import parts_network as pn
+
+
+@pytest.fixture
+def cli_db(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setattr("api.cli.console", Console(width=250))
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    from ledger.migrate import upgrade
+
+    upgrade(url)
+    database = Database.from_url(url)
+    pn.network(database)
+    yield database
+    database.dispose()
+    get_settings.cache_clear()
+
+
+def run(*args: str, code: int = 0) -> str:
+    result = CliRunner().invoke(cli, list(args))
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def test_approve_issue_receive_and_resolve_from_the_command_line(cli_db):
+    pn.stock(cli_db, "RW-S", "P-LCD", 10)
+    point = pn.actor(cli_db, "sp-a")
+    number = cli_db.transact(
+        lambda s: requisitions.create(
+            s, point, lines=[LineIn(sku="P-LCD", quantity=6)], submit=True
+        )
+    ).number
+
+    queue = run("requisitions", "list", "--awaiting", "within", "--as", "approver1")
+    assert number in queue and "600.00" in queue
+    assert "no active user" in run("requisitions", "approve", number, "--as", "nobody", code=1)
+    refused = run("requisitions", "approve", number, "--as", "clerk", code=1)
+    assert "may not approve" in refused
+    out = run("requisitions", "approve", number, "--as", "approver1", "--line", "1=5")
+    assert f"{number} approved" in out and "approver1 approve" in out
+    assert "LINE=UNITS" in run("requisitions", "issue", number, "--line", "x", code=1)
+    shipped = run("requisitions", "issue", number, "--courier", "SF", "--tracking", "SF9")
+    assert "RW-S -> SP-A by SF SF9" in shipped
+    shipment = shipped.split()[0]
+    assert shipment in run("shipments", "list", "--in-transit")
+    received = run("shipments", "receive", shipment, "--line", "1=4", "--as", "sp-a")
+    assert "shortage DS-" in received
+    discrepancy = received.split("shortage ")[1].split(":")[0]
+    out = run(
+        "shipments", "resolve", discrepancy, "lost", "--reason", "never arrived", "--as", "clerk"
+    )
+    assert "lost: 1 x P-LCD at SP-A" in out
+    again = run("shipments", "resolve", discrepancy, "found", "--reason", "x", code=1)
+    assert "is lost" in again
+    shown = run("requisitions", "show", number)
+    assert f"{number} closed" in shown
+    assert pn.balance(cli_db, "SP-A:STOCK:P-LCD") == 4
+    assert pn.balance(cli_db, "LOST-IN-TRANSIT:STOCK:P-LCD") == 1
+    pn.sound(cli_db)
