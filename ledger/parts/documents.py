@@ -282,8 +282,15 @@ def reason_text(value: str | None, *, required: bool = False, field: str = "reas
 
 def system_holder(session: Session, code: str) -> Holder:
     """DISCREPANCIES or LOST-IN-TRANSIT, created by the first use."""
+    name, kind = _SYSTEM_HOLDERS[code]
     holder = session.scalar(select(Holder).where(Holder.code == code))
     if holder is None:
-        name, kind = _SYSTEM_HOLDERS[code]
-        holder = md.create_holder(session, code, name, kind.value)
+        return md.create_holder(session, code, name, kind.value)
+    if holder.kind != kind:
+        # Someone took the code for something else: refuse rather than mix books.
+        raise InvalidState(
+            f"holder {code} is a {holder.kind}, but the parts cycle keeps {name.lower()} "
+            f"there; an admin must rename that holder",
+            holder=code,
+        )
     return holder

@@ -38,6 +38,8 @@ def receive(
         return ShipmentView.model_validate(run.replay)
     shipment = shipments.lock(session, actor, shipment_number)
     shipments.require_receiver(actor, shipment)
+    if shipment.requisition_id is not None:
+        requisitions.lock_by_id(session, shipment.requisition_id)
     receipt = shipments.receive(session, actor, shipment, received)
     short = {str(line.line_no): s for line, _, s in receipt.lines if s}
     run.record(
@@ -74,11 +76,13 @@ def resolve(
         return shipments.DiscrepancyView.model_validate(run.replay)
     reason = docs.reason_text(reason, required=True)
     row = shipments.lock_discrepancy(session, actor, discrepancy_number)
+    shipment = session.get(shipments.Shipment, row.shipment_id)
+    if shipment.requisition_id is not None:
+        requisitions.lock_by_id(session, shipment.requisition_id)
     result = shipments.resolve(session, actor, row, outcome, reason)
     run.record(
         row.id, DiscrepancyState.OPEN.value, outcome.value, reason=reason, entry_id=result.entry_id
     )
-    shipment = session.get(shipments.Shipment, row.shipment_id)
     if shipment.requisition_id is not None:
         requisitions.after_receipt(session, actor, shipment.requisition_id)
     return run.finish(shipments.discrepancy_view(session, row))

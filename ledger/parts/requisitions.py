@@ -954,6 +954,15 @@ def issue(
     return run.finish(shipments.view(session, shipment))
 
 
+def lock_by_id(session: Session, requisition_id: int) -> Requisition:
+    """Row-lock a requisition whose shipment is being received, before any
+    account is touched: every action then locks requisition before accounts,
+    as an issue does, so a receipt and an issue cannot deadlock."""
+    return session.scalar(
+        select(Requisition).where(Requisition.id == requisition_id).with_for_update()
+    )
+
+
 def after_receipt(session: Session, actor: Actor, requisition_id: int) -> None:
     """Bring a requisition up to date with its shipments: received once
     every approved unit is shipped and every shipment received, closed once
