@@ -1187,6 +1187,9 @@ def requisitions_list(
     awaiting: Annotated[
         str | None, typer.Option(help="within or above: the --as approver's queue")
     ] = None,
+    to_ship: Annotated[
+        bool, typer.Option("--to-ship", help="Only those with approved units not shipped yet")
+    ] = False,
     as_user: AsUser = None,
     limit: int = 100,
 ) -> None:
@@ -1202,7 +1205,7 @@ def requisitions_list(
         try:
             items = requisitions.list_requisitions(
                 session, _acting(session, as_user), state=state_, requester=requester,
-                awaiting=awaiting_, limit=limit,
+                awaiting=awaiting_, to_ship=to_ship, limit=limit,
             )  # fmt: skip
         except LedgerError as exc:
             _fail(exc)

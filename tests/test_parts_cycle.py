@@ -93,7 +93,9 @@ def test_requisition_cycle_end_to_end(client, db, who):
     assert pn.balance(db, "RW-S:RESERVED:P-BATT") == 6
     pn.sound(db)
 
-    # Issued in two shipments.
+    # Issued in two shipments; the clerk's list shows what is left to ship.
+    to_ship = ok(client.get("/requisitions?to_ship=true", headers=who("clerk")))
+    assert [r["number"] for r in to_ship["items"]] == [number]
     first = ok(
         client.post(
             f"/requisitions/{number}/issue",
@@ -109,12 +111,15 @@ def test_requisition_cycle_end_to_end(client, db, who):
     assert first["state"] == "in_transit" and first["courier"] == "SF"
     assert pn.balance(db, "RW-S:RESERVED:P-LCD") == 0
     assert pn.balance(db, "SP-A:TRANSIT:P-LCD") == 4
+    to_ship = ok(client.get("/requisitions?to_ship=true", headers=who("clerk")))
+    assert [r["number"] for r in to_ship["items"]] == [number]
     pn.sound(db)
     second = ok(client.post(f"/requisitions/{number}/issue", headers=who("clerk")), 201)
     assert [(ln["sku"], ln["quantity"]) for ln in second["lines"]] == [("P-BATT", 6)]
     view = ok(client.get(f"/requisitions/{number}", headers=who("sp-a")))
     assert view["state"] == "issued"
     assert view["shipments"] == [first["number"], second["number"]]
+    assert ok(client.get("/requisitions?to_ship=true", headers=who("clerk")))["items"] == []
     # Nothing left to ship: a third issue is a 409 naming the state.
     body = problem(
         client.post(f"/requisitions/{number}/issue", headers=who("clerk")), 409, "invalid-state"

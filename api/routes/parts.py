@@ -250,6 +250,9 @@ def list_requisitions(
         default=None,
         description="within: submitted requisitions I may approve; above: beyond my limits",
     ),
+    to_ship: bool = Query(
+        default=False, description="Only those with approved units not shipped yet"
+    ),
     after: _after("RQ") = None,
     limit: Limit = 100,
 ):
@@ -261,6 +264,7 @@ def list_requisitions(
             requester=requester,
             warehouse=warehouse,
             awaiting=awaiting,
+            to_ship=to_ship,
             after=after,
             limit=limit,
         )

@@ -284,12 +284,14 @@ def list_requisitions(
     requester: str | None = None,
     warehouse: str | None = None,
     awaiting: Awaiting | None = None,
+    to_ship: bool = False,
     after: str | None = None,
     limit: int = 100,
 ) -> list[RequisitionSummary]:
     """Requisitions, oldest first (a queue is worked from its oldest).
     `awaiting` is the caller's approval queue: submitted requisitions within
-    both of their limits (and not escalated past their level), or above."""
+    both of their limits (and not escalated past their level), or above.
+    `to_ship` is the warehouse's: approved units not shipped yet."""
     stmt = (
         select(Requisition, _Requester.code, _Warehouse.code)
         .join(_Requester, _Requester.id == Requisition.requester_holder_id)
@@ -322,6 +324,14 @@ def list_requisitions(
         )
         stmt = stmt.where(Requisition.state == State.SUBMITTED.value)
         stmt = stmt.where(within if awaiting is Awaiting.WITHIN else ~within)
+    if to_ship:
+        unshipped = select(RequisitionLine.requisition_id).where(
+            RequisitionLine.requisition_id == Requisition.id,
+            RequisitionLine.approved > RequisitionLine.shipped,
+        )
+        stmt = stmt.where(
+            Requisition.state.in_([State.APPROVED.value, State.ISSUED.value]), unshipped.exists()
+        )
     if after is not None:
         stmt = stmt.where(Requisition.id > docs.document_id(PREFIX, after, "requisition"))
     return [
