@@ -680,3 +680,45 @@ def test_lists_filter_and_page(client, db, who):
     assert [r["number"] for r in waiting["items"]] == [numbers[0]]
     problem(client.get("/requisitions?awaiting=within", headers=who("clerk")), 403, "forbidden")
     problem(client.get("/requisitions?after=RQ-1", headers=who("clerk")), 422, "invalid-request")
+
+
+def test_a_regional_warehouse_requisitions_from_hq(client, db, who):
+    pn.stock(db, "HQ", "P-BOARD", 4)
+    rq = ok(
+        client.post(
+            "/requisitions",
+            json={
+                "requester": "RW-N",
+                "lines": [{"sku": "P-BOARD", "quantity": 4}],
+                "submit": True,
+            },
+            headers=who("clerk"),
+        ),
+        201,
+    )
+    assert rq["warehouse"] == "HQ"
+    ok(client.post(f"/requisitions/{rq['number']}/approve", headers=who("approver1")))
+    shipment = ok(client.post(f"/requisitions/{rq['number']}/issue", headers=who("clerk")), 201)
+    # A point may not receive what is shipped to a warehouse.
+    problem(
+        client.post(f"/shipments/{shipment['number']}/receive", headers=who("sp-a")),
+        404,
+        "not-found",
+    )
+    ok(client.post(f"/shipments/{shipment['number']}/receive", headers=who("clerk")))
+    assert pn.balance(db, "RW-N:STOCK:P-BOARD") == 4
+    assert (
+        ok(client.get(f"/requisitions/{rq['number']}", headers=who("clerk")))["state"] == "closed"
+    )
+    for requester, field in (("HQ", "requester"), ("NOPE", "requester"), ("OPEN", "requester")):
+        body = problem(
+            client.post(
+                "/requisitions",
+                json={"requester": requester, "lines": [{"sku": "P-LCD", "quantity": 1}]},
+                headers=who("clerk"),
+            ),
+            422,
+            "invalid-request",
+        )
+        assert body["field"] == field
+    pn.sound(db)

@@ -429,7 +429,14 @@ def _requester(session: Session, actor: Actor, requester: str | None) -> tuple[H
         requester = own.code
     if requester is None:
         raise InvalidInput("name the requesting location", field="requester")
-    located = locations.require_may_requisition(session, requester)
+    try:
+        located = locations.require_may_requisition(session, requester)
+    except NotFound:
+        raise InvalidInput(
+            f"requester {requester!r} is not a location; name a service point or a regional "
+            "warehouse (see /locations)",
+            field="requester",
+        ) from None
     holder = session.scalar(select(Holder).where(Holder.code == requester))
     if located.kind is locations.LocationKind.SERVICE_POINT:
         if located.served_by is None:
