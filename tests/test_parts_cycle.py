@@ -515,6 +515,10 @@ def test_wrong_input_gets_a_clear_problem_and_changes_nothing(client, db, who):
         "not-found",
     )
     refused(client.get("/requisitions/RQ-999999", headers=who("clerk")), 404, "not-found")
+    for huge in ("RQ-999999999999", "SH-999999999999", "DS-999999999999"):
+        path = {"RQ": "requisitions", "SH": "shipments", "DS": "discrepancies"}[huge[:2]]
+        refused(client.get(f"/{path}/{huge}", headers=who("clerk")), 404, "not-found")
+        assert ok(client.get(f"/{path}?after={huge}", headers=who("clerk")))["items"] == []
     # Roles: a point may not approve; an approver may not issue.
     refused(post(f"/requisitions/{rq}/approve", headers=who("sp-a")), 403, "forbidden")
     refused(post(f"/requisitions/{rq}/issue", headers=who("approver1")), 403, "forbidden")

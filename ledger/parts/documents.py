@@ -244,12 +244,26 @@ def document_number(prefix: str, document_id: int) -> str:
     return f"{prefix}-{document_id:06d}"
 
 
+# Document ids are 32-bit integers on both databases.
+MAX_ID = 2**31 - 1
+
+
 def document_id(prefix: str, number: str, what: str) -> int:
     """The id in a number such as RQ-000042; NotFound for anything else."""
     match = re.fullmatch(rf"{prefix}-([0-9]{{6,12}})", number)
-    if match is None:
+    if match is None or int(match.group(1)) > MAX_ID:
         raise NotFound(f"{what} {number} does not exist", number=number)
     return int(match.group(1))
+
+
+def cursor_id(prefix: str, after: str, what: str) -> int:
+    """The id a page starts after; a number past every id is the end."""
+    match = re.fullmatch(rf"{prefix}-([0-9]{{6,12}})", after)
+    if match is None:
+        raise InvalidInput(
+            f"after {after!r} is not a {what} number such as {prefix}-000001", field="after"
+        )
+    return min(int(match.group(1)), MAX_ID)
 
 
 def refuse_state(what: str, number: str, state: str, action: str, allowed: Iterable[str]) -> None:

@@ -333,7 +333,7 @@ def list_requisitions(
             Requisition.state.in_([State.APPROVED.value, State.ISSUED.value]), unshipped.exists()
         )
     if after is not None:
-        stmt = stmt.where(Requisition.id > docs.document_id(PREFIX, after, "requisition"))
+        stmt = stmt.where(Requisition.id > docs.cursor_id(PREFIX, after, "requisition"))
     return [
         RequisitionSummary(**_summary(session, rq, requester_code, warehouse_code))
         for rq, requester_code, warehouse_code in session.execute(stmt)

@@ -606,7 +606,7 @@ def list_shipments(
             Shipment.shipped_on < today - timedelta(days=older_than_days),
         )
     if after is not None:
-        stmt = stmt.where(Shipment.id < docs.document_id(PREFIX, after, "shipment"))
+        stmt = stmt.where(Shipment.id < docs.cursor_id(PREFIX, after, "shipment"))
     return [
         ShipmentSummary(
             number=number(s.id),
@@ -670,9 +670,7 @@ def list_discrepancies(
     if state is not None:
         stmt = stmt.where(Discrepancy.state == state.value)
     if after is not None:
-        stmt = stmt.where(
-            Discrepancy.id > docs.document_id(DISCREPANCY_PREFIX, after, "discrepancy")
-        )
+        stmt = stmt.where(Discrepancy.id > docs.cursor_id(DISCREPANCY_PREFIX, after, "discrepancy"))
     return [discrepancy_view(session, row) for row in session.scalars(stmt)]
 
 
