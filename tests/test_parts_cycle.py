@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from ledger.errors import InvalidInput
 from ledger.settings import Settings
 from tests import parts_network as pn
 from tests.tokens import SECRET
@@ -381,6 +382,14 @@ def test_a_retry_replays_the_first_answer_and_a_reused_key_is_refused(client, db
     assert again == first
     listed = ok(client.get("/requisitions", headers=who("clerk")))
     assert len(listed["items"]) == 1
+    from ledger.parts import requisitions as rqs
+
+    with pytest.raises(InvalidInput):
+        db.transact(
+            lambda s: rqs.create(
+                s, pn.actor(db, "sp-a"), lines=[rqs.LineIn(sku="P-LCD", quantity=1)], key="k" * 201
+            )
+        )
     other = {"lines": [{"sku": "P-LCD", "quantity": 2}]}
     problem(
         client.post("/requisitions", json=other, headers=who("sp-a", "k1")),

@@ -202,6 +202,11 @@ def begin(
     written now and completed by `record`); a retry of the same request gets
     `run.replay`, the first answer; anything else with the key is refused."""
     journal.check_idempotency_key(key)
+    if key is not None and len(key) > journal.MAX_KEY:
+        raise InvalidInput(
+            f"an idempotency key is 1 to {journal.MAX_KEY} printable characters",
+            field="idempotency_key",
+        )
     run = Run(session, actor, document, action)
     if key is None:
         return run
