@@ -20,7 +20,17 @@ from fastapi.staticfiles import StaticFiles
 
 from api import openapi, problems
 from api.hygiene import Hygiene
-from api.routes import auth, catalog, ledger, locations, masterdata, parts, suppliers, users
+from api.routes import (
+    auth,
+    catalog,
+    ledger,
+    locations,
+    masterdata,
+    parts,
+    purchasing,
+    suppliers,
+    users,
+)
 from api.security import UserStateCache
 from ledger.db import Database
 from ledger.journal import EntryIn
@@ -114,6 +124,7 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     app.include_router(catalog.router)
     app.include_router(suppliers.router)
     app.include_router(parts.router)
+    app.include_router(purchasing.router)
 
     @app.get("/health", tags=["ops"], summary="Liveness (no login needed)")
     def health():
