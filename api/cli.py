@@ -1039,5 +1039,124 @@ def suppliers_part(
     )
 
 
+# ----------------------------------------------------------------------------- purchase orders
+
+po_app = typer.Typer(help="Purchase orders: HQ buying parts from suppliers.")
+app.add_typer(po_app, name="po")
+_RECEIPT = re.compile(r"([0-9]{1,3})=([0-9]{1,7})")
+
+
+def _po_actor(session, username: str | None):
+    """SYSTEM, like every command here; or, with --user, that active user
+    (so the order's history names who received)."""
+    if username is None:
+        return SYSTEM
+    from sqlalchemy import select
+
+    from ledger.errors import NotFound
+    from ledger.models import User
+    from ledger.policy import Actor
+
+    user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+    if user is None:
+        raise NotFound(f"no active user {username!r}", field="user")
+    return Actor(user.username, Role(user.role), user.holder_id)
+
+
+@po_app.command("list")
+def po_list(
+    open_only: Annotated[
+        bool, typer.Option("--open", help="Approved or partly received only")
+    ] = False,
+    late: Annotated[bool, typer.Option("--late", help="Open and expected before today")] = False,
+    supplier: Annotated[str | None, typer.Option(help="One supplier's orders")] = None,
+    after: Annotated[str | None, typer.Option(help="Number to start after")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+) -> None:
+    """Purchase orders, oldest first."""
+    from ledger.parts import purchasing
+
+    with _db().reading() as session:
+        try:
+            rows = purchasing.list_purchase_orders(
+                session, SYSTEM, supplier=supplier, open_only=open_only, late_only=late,
+                after=after, limit=limit,
+            )  # fmt: skip
+        except LedgerError as exc:
+            _fail(exc)
+    if not rows:
+        _say("no purchase orders match")
+        return
+    table = Table("number", "state", "supplier", "expected", "amount", "created by")
+    for row in rows:
+        table.add_row(
+            _cell(row.number),
+            _cell(row.state.value),
+            _cell(row.supplier),
+            row.expected_on.isoformat(),
+            _money(row.amount, 2, "CNY"),
+            _cell(row.created_by),
+        )
+    console.print(table)
+    if len(rows) == limit:
+        _say(f"more: --after {rows[-1].number}")
+
+
+def _po_print(view) -> None:
+    escalated = f", escalated to {view.escalated_to}" if view.escalated_to else ""
+    _say(f"{view.number} to {view.supplier}: {view.state.value}{escalated}")
+    _say(f"expected {view.expected_on.isoformat()}, {_money(view.amount, 2, 'CNY')}")
+    table = Table("line", "sku", "name", "ordered", "received", "unit price", "amount")
+    for line in view.lines:
+        table.add_row(
+            str(line.line_no), _cell(line.sku), _cell(line.name), f"{line.quantity:,}",
+            f"{line.received:,}", _money(line.unit_price, 2), _money(line.amount, 2),
+        )  # fmt: skip
+    console.print(table)
+    for step in view.history:
+        moved = f"{step.state_before or '-'} → {step.state_after or '-'}"
+        why = f": {step.reason}" if step.reason else ""
+        _say(f"{step.at:%Y-%m-%d %H:%M} {step.actor} {step.action} ({moved}){why}")
+
+
+@po_app.command("show")
+def po_show(number: str) -> None:
+    """One purchase order: its lines, what is received, and its history."""
+    from ledger.parts import purchasing
+
+    with _db().reading() as session:
+        try:
+            view = purchasing.get(session, SYSTEM, number)
+        except LedgerError as exc:
+            _fail(exc)
+    _po_print(view)
+
+
+@po_app.command("receive")
+def po_receive(
+    number: str,
+    lines: Annotated[list[str], typer.Argument(help="LINE=UNITS, e.g. 1=50 2=20")],
+    user: Annotated[str | None, typer.Option(help="Receive as this user (clerk or admin)")] = None,
+    key: Annotated[str | None, typer.Option(help="Idempotency key: a retry posts once")] = None,
+) -> None:
+    """Receive units of an approved purchase order at HQ (one journal entry)."""
+    from ledger.parts import purchasing
+
+    received: dict[int, int] = {}
+    for item in lines:
+        match = _RECEIPT.fullmatch(item)
+        if match is None:
+            _error(f"{item!r} is not LINE=UNITS; write e.g. 1=50")
+        line_no, units = int(match.group(1)), int(match.group(2))
+        if line_no in received:
+            _error(f"line {line_no} is given twice; give each line once")
+        received[line_no] = units
+    view = _catalog_do(
+        lambda s: purchasing.receive(s, _po_actor(s, user), number, lines=received, key=key)
+    )
+    _say(f"received: {number} is now {view.state.value}, receipt entry {view.receipts[-1]}")
+    _po_print(view)
+
+
 if __name__ == "__main__":
     app()
