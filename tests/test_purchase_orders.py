@@ -422,3 +422,12 @@ def test_two_receipts_of_the_same_last_units_at_once_one_succeeds(fresh_db):
     assert balance(fresh_db, "HQ:STOCK:P-LCD") == 10
     assert balance(fresh_db, "PURCHASES:STOCK:CNY") == 10_000
     sound(fresh_db)
+
+
+def test_a_number_beyond_any_id_is_not_found(client):
+    hdrs = headers(client, "clerk")
+    assert client.get("/purchase-orders/PO-3000000000", headers=hdrs).status_code == 404
+    answer = client.get("/purchase-orders?after=PO-3000000000", headers=hdrs)
+    assert answer.status_code == 404
+    assert client.post("/purchase-orders/PO-3000000000/submit", headers=hdrs).status_code == 404
+    assert client.get("/requisitions/RQ-3000000000", headers=hdrs).status_code == 404

@@ -43,6 +43,7 @@ from ledger.types import UTCDateTime, utcnow
 V = TypeVar("V", bound=BaseModel)
 
 REASON_MAX = 500
+MAX_DOCUMENT_ID = 2**31 - 1
 # Where units short on receipt wait until they are found or written off as
 # lost; both holders are opened by the first shortage.
 DISCREPANCIES = "DISCREPANCIES"
@@ -251,7 +252,9 @@ def document_number(prefix: str, document_id: int) -> str:
 def document_id(prefix: str, number: str, what: str) -> int:
     """The id in a number such as RQ-000042; NotFound for anything else."""
     match = re.fullmatch(rf"{prefix}-([0-9]{{6,12}})", number)
-    if match is None:
+    # Ids are 32-bit integers: a larger number names nothing (and PostgreSQL
+    # would refuse to compare it with an integer column).
+    if match is None or int(match.group(1)) > MAX_DOCUMENT_ID:
         raise NotFound(f"{what} {number} does not exist", number=number)
     return int(match.group(1))
 
