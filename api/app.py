@@ -27,6 +27,7 @@ from api.routes import (
     locations,
     masterdata,
     parts,
+    purchasing,
     stock,
     suppliers,
     users,
@@ -125,6 +126,7 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     app.include_router(catalog.router)
     app.include_router(suppliers.router)
     app.include_router(parts.router)
+    app.include_router(purchasing.router)
 
     @app.get("/health", tags=["ops"], summary="Liveness (no login needed)")
     def health():

@@ -1378,5 +1378,101 @@ def shipments_resolve(
     _say(f"{view.number} {view.state.value}: {view.quantity:,} x {view.sku} at {view.holder}")
 
 
+# ----------------------------------------------------------------------------- purchase orders
+
+po_app = typer.Typer(help="Purchase orders: HQ buying parts from suppliers.")
+app.add_typer(po_app, name="po")
+
+
+@po_app.command("list")
+def po_list(
+    open_only: Annotated[
+        bool, typer.Option("--open", help="Approved or partly received only")
+    ] = False,
+    late: Annotated[bool, typer.Option("--late", help="Open and expected before today")] = False,
+    supplier: Annotated[str | None, typer.Option(help="One supplier's orders")] = None,
+    after: Annotated[str | None, typer.Option(help="Number to start after")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+) -> None:
+    """Purchase orders, oldest first."""
+    from ledger.parts import purchasing
+
+    with _db().reading() as session:
+        try:
+            rows = purchasing.list_purchase_orders(
+                session, SYSTEM, supplier=supplier, open_only=open_only, late_only=late,
+                after=after, limit=limit,
+            )  # fmt: skip
+        except LedgerError as exc:
+            _fail(exc)
+    if not rows:
+        _say("no purchase orders match")
+        return
+    table = Table("number", "state", "supplier", "expected", "amount", "created by")
+    for row in rows:
+        table.add_row(
+            _cell(row.number),
+            _cell(row.state.value),
+            _cell(row.supplier),
+            row.expected_on.isoformat(),
+            _money(row.amount, 2, "CNY"),
+            _cell(row.created_by),
+        )
+    console.print(table)
+    if len(rows) == limit:
+        _say(f"more: --after {rows[-1].number}")
+
+
+def _po_print(view) -> None:
+    escalated = f", escalated to {view.escalated_to}" if view.escalated_to else ""
+    _say(f"{view.number} to {view.supplier}: {view.state.value}{escalated}")
+    _say(f"expected {view.expected_on.isoformat()}, {_money(view.amount, 2, 'CNY')}")
+    table = Table("line", "sku", "name", "ordered", "received", "unit price", "amount")
+    for line in view.lines:
+        table.add_row(
+            str(line.line_no), _cell(line.sku), _cell(line.name), f"{line.quantity:,}",
+            f"{line.received:,}", _money(line.unit_price, 2), _money(line.amount, 2),
+        )  # fmt: skip
+    console.print(table)
+    for step in view.history:
+        moved = f"{step.state_before or '-'} → {step.state_after or '-'}"
+        why = f": {step.reason}" if step.reason else ""
+        _say(f"{step.at:%Y-%m-%d %H:%M} {step.actor} {step.action} ({moved}){why}")
+
+
+@po_app.command("show")
+def po_show(number: str) -> None:
+    """One purchase order: its lines, what is received, and its history."""
+    from ledger.parts import purchasing
+
+    with _db().reading() as session:
+        try:
+            view = purchasing.get(session, SYSTEM, number)
+        except LedgerError as exc:
+            _fail(exc)
+    _po_print(view)
+
+
+@po_app.command("receive")
+def po_receive(
+    number: str,
+    line: Annotated[
+        list[str] | None,
+        typer.Option("--line", help="LINE=UNITS received, repeatable (e.g. --line 1=50)"),
+    ] = None,
+    as_user: AsUser = None,
+    key: Key = None,
+) -> None:
+    """Receive units of an approved purchase order at HQ (one journal entry)."""
+    from ledger.parts import purchasing
+
+    received = _line_units(line)
+    if not received:
+        _error("give what arrived: --line LINE=UNITS, repeatable")
+    view = _act(lambda s, who: purchasing.receive(s, who, number, lines=received, key=key), as_user)
+    _say(f"received: {number} is now {view.state.value}, receipt entry {view.receipts[-1]}")
+    _po_print(view)
+
+
 if __name__ == "__main__":
     app()

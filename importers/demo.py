@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -23,7 +24,8 @@ from ledger.catalog.history import MasterDataChange
 from ledger.db import Database
 from ledger.journal import EntryIn, PostingIn, SerialIn
 from ledger.models import Holder, Role
-from ledger.policy import SYSTEM
+from ledger.parts import purchasing
+from ledger.policy import SYSTEM, Actor
 from ledger.types import utcnow
 from ledger.users import create_user
 
@@ -306,6 +308,8 @@ def _load(
             amount_limit=fen,
         )  # fmt: skip
     loc.assign_level(session, SYSTEM, "approver", "RM")
+    progress("purchase orders")
+    _purchase_orders(session)
     return DemoSummary(
         holders=1 + len(OUTSIDE) + len(regions) + len(points),
         parts=len(parts),
@@ -313,6 +317,34 @@ def _load(
         entries=len(results),
         serials=sum(count for *_, count in holdings),
     )
+
+
+# Two purchase orders to SUPPLIER at agreed fen per unit, in its minimums and
+# packs: one within RM's 5,000.00 CNY (approved, received in part), one beyond
+# it (submitted: it waits for a higher level).
+DEMO_ORDERS = [
+    [("X1-LCD", 50, 3_000), ("X1-BATT", 100, 1_500)],
+    [("X2-LCD", 100, 6_000)],
+]
+
+
+def _purchase_orders(session: Session) -> None:
+    clerk = Actor("clerk", Role.WAREHOUSE_CLERK)
+    approver = Actor("approver", Role.APPROVER)
+    expected = session.info["window"].today() + timedelta(days=14)
+    made = [
+        purchasing.create(
+            session,
+            clerk,
+            supplier="SUPPLIER",
+            expected_on=expected,
+            submit=True,
+            lines=[purchasing.LineIn(sku=s, quantity=q, unit_price=p) for s, q, p in lines],
+        )
+        for lines in DEMO_ORDERS
+    ]
+    purchasing.approve(session, approver, made[0].number, reason="regular restock")
+    purchasing.receive(session, clerk, made[0].number, lines={1: 30, 2: 100})
 
 
 def _locations(session: Session, points: list[tuple[str, str]]) -> None:

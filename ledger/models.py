@@ -67,6 +67,7 @@ class HolderKind(enum.StrEnum):
     BANK = "bank"
     DEPOSITS = "deposits"
     SUBSIDIES = "subsidies"
+    PURCHASES = "purchases"
 
     @property
     def is_outside_party(self) -> bool:
@@ -97,6 +98,8 @@ _OUTSIDE_ROOT = {
     HolderKind.CONSUMED: "Expenses",
     HolderKind.SCRAP: "Expenses",
     HolderKind.SUBSIDIES: "Expenses",
+    # The cost of parts bought: the other side of what is owed to suppliers.
+    HolderKind.PURCHASES: "Expenses",
 }
 
 

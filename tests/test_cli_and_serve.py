@@ -106,3 +106,16 @@ def test_served_api_has_docs_and_the_demo_users(demo_dir: Path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_cli_lists_shows_and_receives_the_demo_purchase_orders(demo_dir: Path):
+    listed = run(demo_dir, "po", "list", "--open").stdout
+    assert "PO-000001" in listed and "partly_received" in listed and "PO-000002" not in listed
+    assert "no purchase orders match" in run(demo_dir, "po", "list", "--late").stdout
+    shown = run(demo_dir, "po", "show", "PO-000002").stdout
+    assert "submitted" in shown and "6,000.00 CNY" in shown
+    over = run(demo_dir, "po", "receive", "PO-000001", "--line", "1=21", ok=False)
+    assert over.returncode == 1 and "line 1" in over.stdout and "30 received so far" in over.stdout
+    done = run(demo_dir, "po", "receive", "PO-000001", "--line", "1=20", "--as", "clerk").stdout
+    assert "PO-000001 is now received" in done and "clerk receive" in done
+    assert "-3,000.00 CNY" in run(demo_dir, "ledger", "balance", "SUPPLIER:STOCK:CNY").stdout

@@ -47,9 +47,13 @@ REASON_MAX = 500
 # lost; both holders are opened by the first shortage.
 DISCREPANCIES = "DISCREPANCIES"
 LOST = "LOST-IN-TRANSIT"
+# The cost of parts bought from suppliers (Expenses), opened by the first
+# purchase receipt.
+PURCHASES = "PURCHASES"
 _SYSTEM_HOLDERS = {
     DISCREPANCIES: ("Units short on receipt, awaiting resolution", HolderKind.IN_TRANSIT),
     LOST: ("Units lost in transit", HolderKind.SCRAP),
+    PURCHASES: ("Parts bought from suppliers, at agreed prices", HolderKind.PURCHASES),
 }
 
 
@@ -300,7 +304,7 @@ def reason_text(value: str | None, *, required: bool = False, field: str = "reas
 
 
 def system_holder(session: Session, code: str) -> Holder:
-    """DISCREPANCIES or LOST-IN-TRANSIT, created by the first use."""
+    """DISCREPANCIES, LOST-IN-TRANSIT or PURCHASES, created by the first use."""
     name, kind = _SYSTEM_HOLDERS[code]
     holder = session.scalar(select(Holder).where(Holder.code == code))
     if holder is None:
