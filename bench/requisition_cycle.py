@@ -593,13 +593,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--postgres-url", default=DEFAULT_PG_URL)
     parser.add_argument(
-        "--documents", type=int, default=120, help="timed documents per side and level (120)"
+        "--documents", type=int, default=100, help="timed documents per side and level (100)"
     )
     parser.add_argument("--clients", type=hl.parse_list, default=[1, 4])
     parser.add_argument("--workers", type=int, default=hl.RECOMMENDED_WORKERS)
     parser.add_argument("--rounds", type=int, default=4, help="alternations per level (4)")
     parser.add_argument("--warmup", type=int, default=8, help="untimed documents per side")
-    parser.add_argument("--quiet-wait", type=float, default=30)
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=10,
+        help="before each level, wait up to this long for other processes to go idle (10)",
+    )
     args = parser.parse_args(argv)
     if min(args.documents, args.rounds, args.workers) < 1 or args.warmup < 0:
         parser.error("--documents, --rounds and --workers must be positive")
