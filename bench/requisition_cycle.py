@@ -3,7 +3,7 @@ through its cycle over HTTP, beside the same journal movements posted as
 plain entries, on the real served app.
 
 Run from the project root (PostgreSQL at TEST_DATABASE_URL, default
-postgresql://postgres@127.0.0.1:5432/test; about 2 minutes for both backends):
+postgresql://postgres@127.0.0.1:5432/test; about 2 to 3 minutes for both backends):
 
     .venv/bin/python bench/requisition_cycle.py [--backend sqlite|postgresql|both]
         [--documents N] [--clients 1,4] [--workers 2] [--postgres-url URL]
@@ -593,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--postgres-url", default=DEFAULT_PG_URL)
     parser.add_argument(
-        "--documents", type=int, default=100, help="timed documents per side and level (100)"
+        "--documents", type=int, default=80, help="timed documents per side and level (80)"
     )
     parser.add_argument("--clients", type=hl.parse_list, default=[1, 4])
     parser.add_argument("--workers", type=int, default=hl.RECOMMENDED_WORKERS)
