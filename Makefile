@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format bench bench-http bench-stock fuzz clean
+.PHONY: install run test lint format bench bench-http bench-stock bench-cycle bench-parts fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,16 @@ bench-http: $(STAMP)
 # A location's stock view beside the bare SQL of its query: see bench/README.md.
 bench-stock: $(STAMP)
 	$(BIN)/python bench/stock_view.py
+
+# The parts cycle over HTTP beside the same movements as plain entries.
+bench-cycle: $(STAMP)
+	$(BIN)/python bench/requisition_cycle.py
+
+# The parts issue's two benchmarks, one after the other: the stock view, then
+# the requisition cycle (see bench/README.md).
+bench-parts: $(STAMP)
+	$(BIN)/python bench/stock_view.py
+	$(BIN)/python bench/requisition_cycle.py
 
 # schemathesis against the served demo on SQLite and PostgreSQL, FUZZ_SECONDS
 # (default 120) per database: see README "Fuzzing".
