@@ -381,10 +381,26 @@ def _prices_on(session: Session, parts: dict[int, str], day: date) -> dict[int, 
     return {p.part_id: _price_view(parts[p.part_id], p) for p in rows}
 
 
-def prices_in_force(session: Session, parts: dict[int, str], day: date) -> dict[int, PriceView]:
-    """The price in force on `day` of each part (commodity id → SKU); a part
-    without one is left out. For documents that value their lines."""
-    return _prices_on(session, parts, day)
+def standard_costs_on(session: Session, part_ids: Iterable[int], day: date) -> dict[int, int]:
+    """The standard cost (fen) in force on `day` of each part (commodity
+    id → cost), in one query; a part without a price is left out. For
+    documents that value their lines."""
+    ids = list(set(part_ids))
+    if not ids:
+        return {}
+    latest = (
+        select(price_t.c.part_id, func.max(price_t.c.effective_from).label("day"))
+        .where(price_t.c.part_id.in_(ids), price_t.c.effective_from <= day)
+        .group_by(price_t.c.part_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(price_t.c.part_id, price_t.c.standard_cost).join(
+            latest,
+            (latest.c.part_id == price_t.c.part_id) & (latest.c.day == price_t.c.effective_from),
+        )
+    )
+    return dict(rows.all())
 
 
 def _price_view(sku: str, price: PartPrice) -> PriceView:

@@ -13,6 +13,7 @@ and then replay it instead of failing on the state it left behind.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -22,7 +23,18 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import JSON, Column, ForeignKey, Index, String, Uuid, select
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Uuid,
+    bindparam,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 
@@ -301,6 +313,43 @@ def reason_text(value: str | None, *, required: bool = False, field: str = "reas
             f"a {field} is at most {REASON_MAX} characters of printable text", field=field
         )
     return value
+
+
+@functools.cache
+def _line_update(table: Table, document_column: str, columns: tuple[str, ...]):
+    return (
+        update(table)
+        .where(
+            table.c[document_column] == bindparam("_document"),
+            table.c.line_no == bindparam("_line"),
+        )
+        .values({column: bindparam(column) for column in columns})
+    )
+
+
+def update_lines(
+    session: Session,
+    table: Table,
+    document_column: str,
+    document_id: int,
+    changes: dict[str, dict[int, int]],
+) -> None:
+    """Set per-line figures of one document (column → line no → value; every
+    column for the same lines) in one executemany of one cached statement:
+    the driver's loop, not an ORM object per line."""
+    columns = tuple(sorted(changes))
+    lines = sorted(next(iter(changes.values()), {}))
+    if not lines:
+        return
+    if any(sorted(changes[c]) != lines for c in columns):
+        raise ValueError("update_lines: every column must be given for the same lines")
+    session.execute(
+        _line_update(table, document_column, columns),
+        [
+            {"_document": document_id, "_line": n, **{c: changes[c][n] for c in columns}}
+            for n in lines
+        ],
+    )
 
 
 def system_holder(session: Session, code: str) -> Holder:

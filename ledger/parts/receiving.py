@@ -41,19 +41,19 @@ def receive(
     if shipment.requisition_id is not None:
         requisitions.lock_by_id(session, shipment.requisition_id)
     receipt = shipments.receive(session, actor, shipment, received)
-    short = {str(line.line_no): s for line, _, s in receipt.lines if s}
+    short = {str(line.line_no): line.short for line in receipt.lines if line.short}
     run.record(
         shipment.id,
         ShipmentState.IN_TRANSIT.value,
         ShipmentState.RECEIVED.value,
         detail={
-            "received": sum(got for _, got, _ in receipt.lines),
+            "received": sum(line.received for line in receipt.lines),
             **({"short": short} if short else {}),
         },
         entry_id=receipt.entry_id,
     )
     if shipment.requisition_id is not None:
-        requisitions.after_receipt(session, actor, shipment.requisition_id)
+        requisitions.after_receipt(session, actor, shipment.requisition_id, receipt.lines)
     return run.finish(shipments.view(session, shipment))
 
 

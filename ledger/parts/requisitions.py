@@ -34,6 +34,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     func,
+    insert,
     select,
 )
 from sqlalchemy.orm import Session, aliased
@@ -43,7 +44,7 @@ from sqlmodel import SQLModel
 from ledger import journal
 from ledger.amounts import MAX_BALANCE, format_amount
 from ledger.catalog import locations
-from ledger.catalog.parts import Part, prices_in_force
+from ledger.catalog.parts import Part, standard_costs_on
 from ledger.codes import account_code
 from ledger.errors import BeyondApprovalLimit, Forbidden, InvalidInput, InvalidState, NotFound
 from ledger.journal import EntryIn, PostingIn
@@ -127,6 +128,11 @@ class RequisitionLine(SQLModel, table=True):
     # Standard cost in force when submitted (fen per unit): a later price
     # change never revalues the requisition.
     unit_cost: int | None = SQLField(default=None, sa_column=Column(BigInteger))
+
+
+# Lines are written and read set-based, through the table: a 50-line
+# document is a statement, not 50 ORM objects.
+line_t = RequisitionLine.__table__
 
 
 # -- views -------------------------------------------------------------------------
@@ -219,12 +225,12 @@ def view(session: Session, rq: Requisition) -> RequisitionView:
         ).all()
     )
     lines = session.execute(
-        select(RequisitionLine, Commodity.code, Part.name_en, Commodity.name)
-        .join(Commodity, Commodity.id == RequisitionLine.commodity_id)
+        select(line_t, Commodity.code.label("sku"), Part.name_en, Commodity.name)
+        .join(Commodity, Commodity.id == line_t.c.commodity_id)
         .outerjoin(Part, Part.commodity_id == Commodity.id)
-        .where(RequisitionLine.requisition_id == rq.id)
-        .order_by(RequisitionLine.line_no)
-    )
+        .where(line_t.c.requisition_id == rq.id)
+        .order_by(line_t.c.line_no)
+    ).all()
     sent = session.scalars(
         select(shipments.Shipment.id)
         .where(shipments.Shipment.requisition_id == rq.id)
@@ -236,8 +242,8 @@ def view(session: Session, rq: Requisition) -> RequisitionView:
         lines=[
             LineView(
                 line_no=line.line_no,
-                sku=sku,
-                name=name_en or name,
+                sku=line.sku,
+                name=line.name_en or line.name,
                 requested=line.requested,
                 approved=line.approved,
                 shipped=line.shipped,
@@ -245,7 +251,7 @@ def view(session: Session, rq: Requisition) -> RequisitionView:
                 short=line.short,
                 unit_cost=line.unit_cost,
             )
-            for line, sku, name_en, name in lines
+            for line in lines
         ],
         shipments=[shipments.number(i) for i in sent],
         history=docs.history(session, "requisition", rq.id),
@@ -495,13 +501,16 @@ def create(
     )
     session.add(rq)
     session.flush()
-    for i, (commodity_id, _, quantity) in enumerate(checked, start=1):
-        session.add(
-            RequisitionLine(
-                requisition_id=rq.id, line_no=i, commodity_id=commodity_id, requested=quantity
-            )
-        )
-    session.flush()
+    session.execute(
+        insert(line_t),
+        [
+            {
+                "requisition_id": rq.id, "line_no": i, "commodity_id": commodity_id,
+                "requested": quantity, "shipped": 0, "received": 0, "short": 0,
+            }
+            for i, (commodity_id, _, quantity) in enumerate(checked, start=1)
+        ],
+    )  # fmt: skip
     run.record(rq.id, None, State.DRAFT.value, reason=note)
     if submit:
         detail = _submit(session, rq)
@@ -518,46 +527,45 @@ def _submit(session: Session, rq: Requisition) -> dict[str, int]:
     requester = session.get(Holder, rq.requester_holder_id)
     locations.require_may_requisition(session, requester.code)
     lines = _line_rows(session, rq)
-    skus = dict(
-        session.execute(
-            select(Commodity.id, Commodity.code).where(
-                Commodity.id.in_([line.commodity_id for line in lines])
-            )
-        ).all()
+    costs = standard_costs_on(
+        session, (line.commodity_id for line in lines), session.info["window"].today()
     )
-    prices = prices_in_force(session, skus, session.info["window"].today())
     amount = 0
     for line in lines:
-        price = prices.get(line.commodity_id)
-        if price is None:
+        cost = costs.get(line.commodity_id)
+        if cost is None:
             raise InvalidState(
-                f"line {line.line_no}: {skus[line.commodity_id]} has no standard cost in force "
-                "today, so the requisition cannot be valued; an admin must set its price",
+                f"line {line.line_no}: {line.sku} has no standard cost in force today, so the "
+                "requisition cannot be valued; an admin must set its price",
                 line=line.line_no,
-                sku=skus[line.commodity_id],
+                sku=line.sku,
             )
-        line.unit_cost = price.standard_cost
-        amount += line.requested * price.standard_cost
+        amount += line.requested * cost
     if amount > MAX_BALANCE:
         raise InvalidInput(
             f"the requisition is worth {_money(amount)}, beyond what one document may carry "
             f"({_money(MAX_BALANCE)}); split it",
             field="lines",
         )
+    docs.update_lines(
+        session, line_t, "requisition_id", rq.id,
+        {"unit_cost": {line.line_no: costs[line.commodity_id] for line in lines}},
+    )  # fmt: skip
     rq.amount = amount
     rq.state = State.SUBMITTED.value
     rq.submitted_at = rq.updated_at = utcnow()
     return {"quantity": rq.quantity, "amount": amount}
 
 
-def _line_rows(session: Session, rq: Requisition) -> list[RequisitionLine]:
-    return list(
-        session.scalars(
-            select(RequisitionLine)
-            .where(RequisitionLine.requisition_id == rq.id)
-            .order_by(RequisitionLine.line_no)
-        )
-    )
+def _line_rows(session: Session, rq: Requisition) -> list:
+    """The lines as rows (line_no, commodity_id, sku, requested, approved,
+    shipped, received, short, unit_cost); changed with docs.update_lines."""
+    return session.execute(
+        select(line_t, Commodity.code.label("sku"))
+        .join(Commodity, Commodity.id == line_t.c.commodity_id)
+        .where(line_t.c.requisition_id == rq.id)
+        .order_by(line_t.c.line_no)
+    ).all()
 
 
 def _require_requester_side(actor: Actor, action: str) -> None:
@@ -586,7 +594,7 @@ class _Decision:
     amount: int
 
 
-def _decide(rq_number: str, lines: list[RequisitionLine], approved: dict[int, int] | None):
+def _decide(rq_number: str, lines: list, approved: dict[int, int] | None):
     approved = dict(approved or {})
     by_no = {line.line_no: line for line in lines}
     for line_no, quantity in approved.items():
@@ -662,17 +670,15 @@ def approve(
             level=limits.code,
         )
     warehouse = session.get(Holder, rq.warehouse_holder_id)
-    skus = _skus(session, rows)
     postings = []
     for line in rows:
         units = decision.approved[line.line_no]
-        line.approved = units
         if units:
-            sku = skus[line.commodity_id]
             postings += [
-                PostingIn(account=account_code(warehouse.code, "STOCK", sku), amount=-units),
-                PostingIn(account=account_code(warehouse.code, "RESERVED", sku), amount=units),
+                PostingIn(account=account_code(warehouse.code, "STOCK", line.sku), amount=-units),
+                PostingIn(account=account_code(warehouse.code, "RESERVED", line.sku), amount=units),
             ]
+    docs.update_lines(session, line_t, "requisition_id", rq.id, {"approved": decision.approved})
     result = journal.post_entries(
         session,
         [
@@ -706,18 +712,8 @@ def approve(
     return run.finish(view(session, rq))
 
 
-def _requested(rows: list[RequisitionLine], line_no: int) -> int:
+def _requested(rows: list, line_no: int) -> int:
     return next(line.requested for line in rows if line.line_no == line_no)
-
-
-def _skus(session: Session, rows: list[RequisitionLine]) -> dict[int, str]:
-    return dict(
-        session.execute(
-            select(Commodity.id, Commodity.code).where(
-                Commodity.id.in_([line.commodity_id for line in rows])
-            )
-        ).all()
-    )
 
 
 def _limits(session: Session, actor: Actor) -> locations.Limits:
@@ -852,15 +848,13 @@ def _release(session: Session, actor: Actor, rq: Requisition, rq_number: str, wh
     """Move what is still reserved for `rq` back to the warehouse's stock."""
     warehouse = session.get(Holder, rq.warehouse_holder_id)
     rows = _line_rows(session, rq)
-    skus = _skus(session, rows)
     postings = []
     for line in rows:
         left = (line.approved or 0) - line.shipped
         if left:
-            sku = skus[line.commodity_id]
             postings += [
-                PostingIn(account=account_code(warehouse.code, "RESERVED", sku), amount=-left),
-                PostingIn(account=account_code(warehouse.code, "STOCK", sku), amount=left),
+                PostingIn(account=account_code(warehouse.code, "RESERVED", line.sku), amount=-left),
+                PostingIn(account=account_code(warehouse.code, "STOCK", line.sku), amount=left),
             ]
     if not postings:
         return None
@@ -919,8 +913,8 @@ def issue(
         )
     wanted = dict(lines) if lines is not None else {k: v for k, v in open_.items() if v}
     by_no = {line.line_no: line for line in rows}
-    skus = _skus(session, rows)
     to_ship = []
+    shipped = {}
     for line_no, units in sorted(wanted.items()):
         if line_no not in by_no:
             raise InvalidInput(
@@ -939,12 +933,11 @@ def issue(
             )
         if units:
             line = by_no[line_no]
-            line.shipped += units
-            to_ship.append(
-                shipments.Line(line.commodity_id, skus[line.commodity_id], units, line_no)
-            )
+            shipped[line_no] = line.shipped + units
+            to_ship.append(shipments.Line(line.commodity_id, line.sku, units, line_no))
     if not to_ship:
         raise InvalidInput("nothing to ship: give at least one line more than 0", field="lines")
+    docs.update_lines(session, line_t, "requisition_id", rq.id, {"shipped": shipped})
     shipment, result = shipments.ship(
         session,
         actor,
@@ -980,61 +973,64 @@ def lock_by_id(session: Session, requisition_id: int) -> Requisition:
     )
 
 
-def after_receipt(session: Session, actor: Actor, requisition_id: int) -> None:
-    """Bring a requisition up to date with its shipments: received once
-    every approved unit is shipped and every shipment received, closed once
-    no shortage of it is still open."""
-    rq = session.scalar(
-        select(Requisition).where(Requisition.id == requisition_id).with_for_update()
-    )
-    rows = _line_rows(session, rq)
-    received = dict(
-        session.execute(
-            select(
-                shipments.ShipmentLine.requisition_line_no,
-                func.coalesce(func.sum(shipments.ShipmentLine.received), 0),
-            )
-            .join(shipments.Shipment, shipments.Shipment.id == shipments.ShipmentLine.shipment_id)
-            .where(shipments.Shipment.requisition_id == rq.id)
-            .group_by(shipments.ShipmentLine.requisition_line_no)
-        ).all()
-    )
-    short = dict(
-        session.execute(
-            select(
-                shipments.ShipmentLine.requisition_line_no,
-                func.coalesce(func.sum(shipments.ShipmentLine.short), 0),
-            )
-            .join(shipments.Shipment, shipments.Shipment.id == shipments.ShipmentLine.shipment_id)
-            .where(shipments.Shipment.requisition_id == rq.id)
-            .group_by(shipments.ShipmentLine.requisition_line_no)
-        ).all()
-    )
-    for line in rows:
-        line.received = received.get(line.line_no, 0)
-        line.short = short.get(line.line_no, 0)
-    in_transit = session.scalar(
-        select(func.count()).where(
-            shipments.Shipment.requisition_id == rq.id,
-            shipments.Shipment.state == shipments.ShipmentState.IN_TRANSIT.value,
+def after_receipt(
+    session: Session,
+    actor: Actor,
+    requisition_id: int,
+    settled: Sequence[shipments.Settled] = (),
+) -> None:
+    """Bring a requisition up to date with its shipments: add a receipt's
+    `settled` lines to its own, then received once every approved unit is
+    shipped and every shipment received, closed once no shortage of it is
+    still open. The caller holds the requisition's lock."""
+    rq = session.get(Requisition, requisition_id)
+    if settled:
+        by_line = {s.requisition_line_no: s for s in settled}
+        current = {
+            line.line_no: line for line in _line_rows(session, rq) if line.line_no in by_line
+        }
+        docs.update_lines(
+            session, line_t, "requisition_id", rq.id,
+            {
+                "received": {n: line.received + by_line[n].received for n, line in current.items()},
+                "short": {n: line.short + by_line[n].short for n, line in current.items()},
+            },
+        )  # fmt: skip
+    ship_t = shipments.Shipment.__table__
+    left_to_ship = (
+        select(func.count())
+        .select_from(line_t)
+        .where(
+            line_t.c.requisition_id == rq.id,
+            func.coalesce(line_t.c.approved, 0) > line_t.c.shipped,
         )
+        .scalar_subquery()
     )
-    all_shipped = all(line.shipped == (line.approved or 0) for line in rows)
+    in_transit = (
+        select(func.count())
+        .select_from(ship_t)
+        .where(
+            ship_t.c.requisition_id == rq.id,
+            ship_t.c.state == shipments.ShipmentState.IN_TRANSIT.value,
+        )
+        .scalar_subquery()
+    )
+    open_short = (
+        select(func.count())
+        .select_from(shipments.Discrepancy)
+        .join(ship_t, ship_t.c.id == shipments.Discrepancy.shipment_id)
+        .where(
+            ship_t.c.requisition_id == rq.id,
+            shipments.Discrepancy.state == shipments.DiscrepancyState.OPEN.value,
+        )
+        .scalar_subquery()
+    )
+    left, travelling, open_ = session.execute(select(left_to_ship, in_transit, open_short)).one()
     target = rq.state
-    if all_shipped and not in_transit:
-        open_short = session.scalar(
-            select(func.count())
-            .select_from(shipments.Discrepancy)
-            .join(shipments.Shipment, shipments.Shipment.id == shipments.Discrepancy.shipment_id)
-            .where(
-                shipments.Shipment.requisition_id == rq.id,
-                shipments.Discrepancy.state == shipments.DiscrepancyState.OPEN.value,
-            )
-        )
-        target = State.RECEIVED.value if open_short else State.CLOSED.value
+    if not left and not travelling:
+        target = State.RECEIVED.value if open_ else State.CLOSED.value
     if target != rq.state:
         action = "close" if target == State.CLOSED else "receive"
         docs.step(session, actor, "requisition", rq.id, action, rq.state, target)
         rq.state = target
         rq.updated_at = utcnow()
-    session.flush()

@@ -32,6 +32,7 @@ from sqlalchemy import (
     Index,
     Integer,
     SmallInteger,
+    insert,
     select,
 )
 from sqlalchemy.orm import Session, aliased
@@ -142,6 +143,11 @@ class Discrepancy(SQLModel, table=True):
     resolved_by: str | None = Field(default=None, max_length=80)
     resolved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     reason: str | None = Field(default=None, max_length=docs.REASON_MAX)
+
+
+# Lines are written and read set-based, through the table: a 50-line
+# document is a statement, not 50 ORM objects.
+line_t = ShipmentLine.__table__
 
 
 # -- views -------------------------------------------------------------------------
@@ -264,17 +270,22 @@ def ship(
     session.add(shipment)
     session.flush()
     source = "RESERVED" if kind is ShipmentKind.ISSUE else "STOCK"
+    # The lines go in as one multi-row INSERT: a 50-line issue is one statement.
+    session.execute(
+        insert(line_t),
+        [
+            {
+                "shipment_id": shipment.id,
+                "line_no": i,
+                "commodity_id": line.commodity_id,
+                "requisition_line_no": line.requisition_line_no,
+                "quantity": line.quantity,
+            }
+            for i, line in enumerate(lines, start=1)
+        ],
+    )
     postings = []
-    for i, line in enumerate(lines, start=1):
-        session.add(
-            ShipmentLine(
-                shipment_id=shipment.id,
-                line_no=i,
-                commodity_id=line.commodity_id,
-                requisition_line_no=line.requisition_line_no,
-                quantity=line.quantity,
-            )
-        )
+    for line in lines:
         postings += [
             PostingIn(account=account_code(sender.code, source, line.sku), amount=-line.quantity),
             PostingIn(
@@ -293,15 +304,23 @@ def ship(
         ],
         actor=actor.username,
     )[0]
-    session.flush()
     return shipment, result
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """One line of a receipt: what arrived, what is short."""
+
+    line_no: int
+    requisition_line_no: int | None
+    received: int
+    short: int
 
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
     shipment: Shipment
-    # per shipment line: (line, received, short)
-    lines: list[tuple[ShipmentLine, int, int]]
+    lines: list[Settled]
     entry_id: object
 
 
@@ -344,13 +363,15 @@ def receive(
     number_ = number(shipment.id)
     if shipment.state != ShipmentState.IN_TRANSIT:
         docs.refuse_state("shipment", number_, shipment.state, "receiving", ["in_transit"])
-    lines = list(
-        session.scalars(
-            select(ShipmentLine)
-            .where(ShipmentLine.shipment_id == shipment.id)
-            .order_by(ShipmentLine.line_no)
+    lines = session.execute(
+        select(
+            line_t.c.line_no, line_t.c.commodity_id, line_t.c.requisition_line_no,
+            line_t.c.quantity, Commodity.code,
         )
-    )
+        .join(Commodity, Commodity.id == line_t.c.commodity_id)
+        .where(line_t.c.shipment_id == shipment.id)
+        .order_by(line_t.c.line_no)
+    ).all()  # fmt: skip
     by_no = {line.line_no: line for line in lines}
     received = dict(received or {})
     for line_no, quantity in received.items():
@@ -369,28 +390,40 @@ def receive(
                 line=line_no,
                 shipped=line.quantity,
             )
-    skus = _skus(session, [line.commodity_id for line in lines])
     receiver = session.get(Holder, shipment.to_holder_id)
     settled = []
     postings = []
+    shortages = []
     for line in lines:
         got = received.get(line.line_no, line.quantity)
         short = line.quantity - got
-        sku = skus[line.commodity_id]
-        transit = account_code(receiver.code, "TRANSIT", sku)
+        transit = account_code(receiver.code, "TRANSIT", line.code)
         if got:
             postings += [
                 PostingIn(account=transit, amount=-got),
-                PostingIn(account=account_code(receiver.code, "STOCK", sku), amount=got),
+                PostingIn(account=account_code(receiver.code, "STOCK", line.code), amount=got),
             ]
         if short:
-            docs.system_holder(session, docs.DISCREPANCIES)
             postings += [
                 PostingIn(account=transit, amount=-short),
-                PostingIn(account=account_code(docs.DISCREPANCIES, "TRANSIT", sku), amount=short),
+                PostingIn(
+                    account=account_code(docs.DISCREPANCIES, "TRANSIT", line.code), amount=short
+                ),
             ]
-        line.received, line.short = got, short
-        settled.append((line, got, short))
+            shortages.append(
+                {
+                    "shipment_id": shipment.id,
+                    "line_no": line.line_no,
+                    "commodity_id": line.commodity_id,
+                    "holder_id": receiver.id,
+                    "quantity": short,
+                    "state": DiscrepancyState.OPEN.value,
+                    "chargeable": False,
+                }
+            )
+        settled.append(Settled(line.line_no, line.requisition_line_no, got, short))
+    if shortages:
+        docs.system_holder(session, docs.DISCREPANCIES)
     result = journal.post_entries(
         session,
         [
@@ -403,18 +436,15 @@ def receive(
         ],
         actor=actor.username,
     )[0]
-    for line, _, short in settled:
-        if short:
-            session.add(
-                Discrepancy(
-                    shipment_id=shipment.id,
-                    line_no=line.line_no,
-                    commodity_id=line.commodity_id,
-                    holder_id=receiver.id,
-                    quantity=short,
-                    state=DiscrepancyState.OPEN.value,
-                )
-            )
+    docs.update_lines(
+        session, line_t, "shipment_id", shipment.id,
+        {
+            "received": {s.line_no: s.received for s in settled},
+            "short": {s.line_no: s.short for s in settled},
+        },
+    )  # fmt: skip
+    if shortages:
+        session.execute(insert(Discrepancy.__table__), shortages)
     shipment.state = ShipmentState.RECEIVED.value
     shipment.received_by = actor.username
     shipment.received_at = utcnow()
@@ -495,14 +525,12 @@ def _skus(session: Session, commodity_ids: Sequence[int]) -> dict[int, str]:
 
 
 def view(session: Session, shipment: Shipment) -> ShipmentView:
-    lines = list(
-        session.execute(
-            select(ShipmentLine, Commodity.code)
-            .join(Commodity, Commodity.id == ShipmentLine.commodity_id)
-            .where(ShipmentLine.shipment_id == shipment.id)
-            .order_by(ShipmentLine.line_no)
-        )
-    )
+    lines = session.execute(
+        select(line_t, Commodity.code.label("sku"))
+        .join(Commodity, Commodity.id == line_t.c.commodity_id)
+        .where(line_t.c.shipment_id == shipment.id)
+        .order_by(line_t.c.line_no)
+    ).all()
     codes = dict(
         session.execute(
             select(Holder.id, Holder.code).where(
@@ -536,12 +564,12 @@ def view(session: Session, shipment: Shipment) -> ShipmentView:
         lines=[
             ShipmentLineView(
                 line_no=line.line_no,
-                sku=sku,
+                sku=line.sku,
                 quantity=line.quantity,
                 received=line.received,
                 short=line.short,
             )
-            for line, sku in lines
+            for line in lines
         ],
         discrepancies=[discrepancy_number(i) for i in found],
         history=docs.history(session, "shipment", shipment.id),
