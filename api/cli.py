@@ -209,7 +209,10 @@ def demo(points: int = typer.Option(300, help="Number of service points")) -> No
         summary = load_demo(db, points=points, progress=lambda step: status.update(step))
     console.print(
         f"demo loaded: {summary.holders} holders, {summary.parts} parts, "
-        f"{summary.accounts} accounts, {summary.entries} entries, {summary.serials} handsets"
+        f"{summary.accounts} accounts, {summary.entries} entries, {summary.serials} handsets; "
+        f"{summary.requisitions} requisitions, {summary.in_transit} shipments in transit, "
+        f"{summary.open_discrepancies} open discrepanc"
+        + ("y" if summary.open_discrepancies == 1 else "ies")
     )
     table = Table("user", "password", "role")
     for username, role, _ in DEMO_USERS:

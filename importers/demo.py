@@ -2,7 +2,9 @@
 
 HQ, 30 regional warehouses, a few hundred graded service points, six phone
 models with 40 parts each, serialized handsets, opening stock everywhere and
-the points' deposits — enough to try every screen and query. Deterministic:
+the points' deposits, and the parts cycle at work (requisitions in every
+state, shipments in transit, a shortage to resolve; importers.demo_cycle) —
+enough to try every screen and query. Deterministic:
 the same seed gives the same network.
 """
 
@@ -15,6 +17,7 @@ from datetime import timedelta
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from importers.demo_cycle import parts_cycle
 from ledger import masterdata as md
 from ledger import services
 from ledger.catalog import locations as loc
@@ -138,6 +141,10 @@ class DemoSummary:
     accounts: int
     entries: int
     serials: int
+    # The parts cycle at work: documents in every state.
+    requisitions: int = 0
+    in_transit: int = 0
+    open_discrepancies: int = 0
 
 
 def load_demo(db: Database, *, points: int = 300, seed: int = 7, progress=None) -> DemoSummary:
@@ -216,12 +223,8 @@ def _load(
     for code in handsets:
         catalog.create_model(session, SYSTEM, code, name=f"{code[2:]} handset", colours=COLOURS)
     parts = [f"{m}-{t}" for m in MODELS for t in PART_TYPES]
-    catalog.create_parts(
-        session,
-        SYSTEM,
-        _part_specs(parts, prices),
-        effective_from=session.info["window"].today(),
-    )
+    specs = _part_specs(parts, prices)
+    catalog.create_parts(session, SYSTEM, specs, effective_from=session.info["window"].today())
     md.create_commodity(session, "CNY", "Renminbi (fen)", "money")
     # The supplier's terms: 30 days, and a minimum order in packs of every part.
     sup.add_supplier_row(session, SYSTEM, "SUPPLIER", payment_terms_days=30)
@@ -310,12 +313,20 @@ def _load(
     loc.assign_level(session, SYSTEM, "approver", "RM")
     progress("purchase orders")
     _purchase_orders(session)
+
+    progress("parts cycle")
+    inactive = {i for i, *_ in NOT_ACTIVE}
+    active = [code for i, (code, _) in enumerate(points) if i not in inactive][:8]
+    cycle = parts_cycle(session, stocked, {s.sku: s.standard_cost for s in specs}, active)
     return DemoSummary(
         holders=1 + len(OUTSIDE) + len(regions) + len(points),
         parts=len(parts),
         accounts=len(accounts),
         entries=len(results),
         serials=sum(count for *_, count in holdings),
+        requisitions=cycle.requisitions,
+        in_transit=cycle.in_transit,
+        open_discrepancies=cycle.open_discrepancies,
     )
 
 

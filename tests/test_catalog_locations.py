@@ -521,7 +521,7 @@ def test_cli_adds_lists_shows_and_suspends_locations_and_levels(cli_db):
 def test_the_demo_gives_every_location_its_row_and_the_approver_a_level(db):
     from importers.demo import load_demo
 
-    load_demo(db, points=12)
+    summary = load_demo(db, points=12)
     with db.reading() as s:
         rows = {
             h.code: (h, location)
@@ -542,3 +542,48 @@ def test_the_demo_gives_every_location_its_row_and_the_approver_a_level(db):
         assert [lv.rank for lv in loc.list_levels(s, SYSTEM)] == [1, 2, 3]
         assert loc.limits_of(s, "approver").rank == 1
         assert len(changes_of(s, "location", "SP-0001")) == 1
+        _the_demo_shows_the_parts_cycle_in_every_state(s, summary)
+
+
+def _the_demo_shows_the_parts_cycle_in_every_state(s, summary) -> None:
+    """Requisitions in every state, through the services and by the right
+    users; shipments of every kind in transit; one shortage open; books sound."""
+    from importers.demo_cycle import actor
+    from ledger import queries
+    from ledger.parts import requisitions as rq
+    from ledger.parts import shipments as sh
+
+    approver, home = actor(s, "approver"), actor(s, "sp0001")
+    listed = rq.list_requisitions(s, SYSTEM, limit=1000)
+    states = {r.state for r in listed}
+    assert states == set(rq.State)  # draft, submitted, ... closed, rejected, cancelled
+    assert summary.requisitions == len(listed)
+    # SP-0001's user sees several of its own, and only its own.
+    own = rq.list_requisitions(s, home)
+    assert len(own) >= 5 and {r.requester for r in own} == {"SP-0001"}
+    assert {r.state for r in own} >= {"draft", "submitted", "approved", "issued", "received"}
+    assert len({r.requester for r in listed}) >= 4
+    assert {r.created_by for r in listed if r.requester != "SP-0001"} == {"clerk"}
+    assert {r.created_by for r in own} == {"sp0001"}
+    closed = next(r for r in listed if r.state == "closed")
+    acted = {(h.action, h.actor) for h in rq.get(s, SYSTEM, closed.number).history}
+    assert {("approve", "approver"), ("issue", "clerk")} <= acted
+    # The approver has work within the RM level's limits, and some above it,
+    # one of it escalated to the HQ service manager.
+    assert rq.list_requisitions(s, approver, awaiting=rq.Awaiting.WITHIN)
+    above = rq.list_requisitions(s, approver, awaiting=rq.Awaiting.ABOVE)
+    assert {r.escalated_to for r in above} == {None, "HQ-SM"}
+    rejected = next(r for r in listed if r.state == "rejected")
+    assert rq.get(s, SYSTEM, rejected.number).history[-1].reason
+    # Approved and not shipped: the units are reserved at the warehouse.
+    waiting = next(r for r in listed if r.state == "approved")
+    for line in rq.get(s, SYSTEM, waiting.number).lines:
+        reserved = f"{waiting.warehouse}:RESERVED:{line.sku}"
+        assert queries.balance(s, SYSTEM, reserved)["balance"] >= line.approved
+    moving = sh.list_shipments(s, SYSTEM, state=sh.ShipmentState.IN_TRANSIT)
+    assert {m.kind for m in moving} == set(sh.ShipmentKind)  # issues, a transfer, a return
+    assert summary.in_transit == len(moving)
+    open_ = sh.list_discrepancies(s, SYSTEM, state=sh.DiscrepancyState.OPEN)
+    assert len(open_) == summary.open_discrepancies == 1 and open_[0].holder == "SP-0001"
+    assert all(row["net"] == 0 for row in queries.trial_balance(s))
+    assert queries.verify(s) == []

@@ -33,6 +33,7 @@ def demo_dir(tmp_path_factory) -> Path:
     run(cwd, "db", "upgrade")
     loaded = run(cwd, "demo", "--points", "12")
     assert "demo loaded" in loaded.stdout and "sp0001-demo" in loaded.stdout
+    assert "requisitions" in loaded.stdout and "open discrepancy" in loaded.stdout
     assert "already loaded" in run(cwd, "demo").stdout
     return cwd
 
