@@ -573,8 +573,14 @@ def test_wrong_input_gets_a_clear_problem_and_changes_nothing(client, db, who):
     refused(post(f"/requisitions/{rq}/issue", headers=who("clerk")), 409, "invalid-state")
 
     ok(post(f"/requisitions/{rq}/approve", headers=who("approver1")))
-    # Issuing more than was approved.
     before = _counts(db)
+    # Approving twice: the second is a 409 naming the state, and reserves nothing more.
+    body = refused(
+        post(f"/requisitions/{rq}/approve", headers=who("approver1")), 409, "invalid-state"
+    )
+    assert body["state"] == "approved" and "approved" in body["detail"]
+    assert pn.balance(db, "RW-S:RESERVED:P-LCD") == 2
+    # Issuing more than was approved.
     body = refused(
         post(
             f"/requisitions/{rq}/issue",
