@@ -32,6 +32,7 @@ from sqlalchemy import (
     Table,
     Uuid,
     bindparam,
+    insert,
     select,
     update,
 )
@@ -115,13 +116,17 @@ class ActionView(BaseModel):
     entry_id: uuid.UUID | None
 
 
+action_t = DocumentAction.__table__
+_HISTORY_COLUMNS = [action_t.c[name] for name in ActionView.model_fields]
+
+
 def history(session: Session, document: str, document_id: int) -> list[ActionView]:
-    rows = session.scalars(
-        select(DocumentAction)
-        .where(DocumentAction.document == document, DocumentAction.document_id == document_id)
-        .order_by(DocumentAction.id)
+    rows = session.execute(
+        select(*_HISTORY_COLUMNS)
+        .where(action_t.c.document == document, action_t.c.document_id == document_id)
+        .order_by(action_t.c.id)
     )
-    return [ActionView.model_validate(r) for r in rows]
+    return [ActionView.model_validate(row, from_attributes=True) for row in rows]
 
 
 def step(
@@ -136,24 +141,23 @@ def step(
     reason: str | None = None,
     detail: dict[str, Any] | None = None,
     entry_id: uuid.UUID | None = None,
-) -> DocumentAction:
+) -> None:
     """Record one step of a document's history (a step without a key of its
     own: a submit made with the create, a shipment made by an issue)."""
-    row = DocumentAction(
-        document=document,
-        document_id=document_id,
-        action=action,
-        actor=actor.username,
-        at=utcnow(),
-        state_before=state_before,
-        state_after=state_after,
-        reason=reason,
-        detail=detail,
-        entry_id=entry_id,
+    session.execute(
+        insert(action_t).values(
+            document=document,
+            document_id=document_id,
+            action=action,
+            actor=actor.username,
+            at=utcnow(),
+            state_before=state_before,
+            state_after=state_after,
+            reason=reason,
+            detail=detail,
+            entry_id=entry_id,
+        )
     )
-    session.add(row)
-    session.flush()
-    return row
 
 
 def _request_hash(request: dict[str, Any]) -> str:
@@ -163,14 +167,15 @@ def _request_hash(request: dict[str, Any]) -> str:
 
 class Run:
     """One action in progress: `begin` claims its key, `record` writes the
-    history step, `finish` stores and returns the answer."""
+    history step, `finish` stores and returns the answer. Rows are written
+    with plain statements: an action is a handful of them, not an ORM flush."""
 
     def __init__(self, session: Session, actor: Actor, document: str, action: str) -> None:
         self.session = session
         self.actor = actor
         self.document = document
         self.action = action
-        self.row: DocumentAction | None = None
+        self.claimed: int | None = None  # the keyed row written by `begin`
         self.replay: dict[str, Any] | None = None
 
     def record(
@@ -183,26 +188,33 @@ class Run:
         detail: dict[str, Any] | None = None,
         entry_id: uuid.UUID | None = None,
     ) -> None:
-        if self.row is None:
-            self.row = step(
+        if self.claimed is None:
+            step(
                 self.session, self.actor, self.document, document_id, self.action,
                 state_before, state_after, reason=reason, detail=detail, entry_id=entry_id,
             )  # fmt: skip
             return
-        row = self.row
-        row.document_id = document_id
-        row.state_before = state_before
-        row.state_after = state_after
-        row.reason = reason
-        row.detail = detail
-        row.entry_id = entry_id
-        row.at = utcnow()
-        self.session.flush()
+        self.session.execute(
+            update(action_t)
+            .where(action_t.c.id == self.claimed)
+            .values(
+                document_id=document_id,
+                state_before=state_before,
+                state_after=state_after,
+                reason=reason,
+                detail=detail,
+                entry_id=entry_id,
+                at=utcnow(),
+            )
+        )
 
     def finish(self, view: V) -> V:
-        if self.row is not None and self.row.idempotency_key is not None:
-            self.row.answer = view.model_dump(mode="json")
-            self.session.flush()
+        if self.claimed is not None:
+            self.session.execute(
+                update(action_t)
+                .where(action_t.c.id == self.claimed)
+                .values(answer=view.model_dump(mode="json"))
+            )
         return view
 
 
@@ -227,21 +239,28 @@ def begin(
     if key is None:
         return run
     digest = _request_hash({"document": document, "action": action, **request})
-    existing = session.scalar(select(DocumentAction).where(DocumentAction.idempotency_key == key))
+    existing = session.execute(
+        select(
+            action_t.c.actor, action_t.c.request_hash, action_t.c.answer,
+            action_t.c.document, action_t.c.action,
+        ).where(action_t.c.idempotency_key == key)
+    ).one_or_none()  # fmt: skip
     if existing is None:
         # The unique index decides between two first uses at once: the loser
         # waits for the winner's commit, fails, and its retry replays.
-        run.row = DocumentAction(
-            document=document,
-            document_id=0,
-            action=action,
-            actor=actor.username,
-            at=utcnow(),
-            idempotency_key=key,
-            request_hash=digest,
-        )
-        session.add(run.row)
-        session.flush()
+        run.claimed = session.execute(
+            insert(action_t)
+            .values(
+                document=document,
+                document_id=0,
+                action=action,
+                actor=actor.username,
+                at=utcnow(),
+                idempotency_key=key,
+                request_hash=digest,
+            )
+            .returning(action_t.c.id)
+        ).scalar_one()
         return run
     if existing.actor != actor.username:
         raise IdempotencyKeyTaken(
