@@ -513,7 +513,7 @@ def create(
     )  # fmt: skip
     run.record(rq.id, None, State.DRAFT.value, reason=note)
     if submit:
-        detail = _submit(session, rq)
+        detail = _submit(session, rq, checked=True)
         docs.step(
             session, actor, "requisition", rq.id, "submit", State.DRAFT.value,
             State.SUBMITTED.value, detail=detail,
@@ -521,11 +521,13 @@ def create(
     return run.finish(view(session, rq))
 
 
-def _submit(session: Session, rq: Requisition) -> dict[str, int]:
+def _submit(session: Session, rq: Requisition, *, checked: bool = False) -> dict[str, int]:
     """Value the lines at today's standard cost and put it in the queue;
-    the figures for the history step."""
-    requester = session.get(Holder, rq.requester_holder_id)
-    locations.require_may_requisition(session, requester.code)
+    the figures for the history step. `checked`: the requester was found
+    active in this unit of work already."""
+    if not checked:
+        requester = session.get(Holder, rq.requester_holder_id)
+        locations.require_may_requisition(session, requester.code)
     lines = _line_rows(session, rq)
     costs = standard_costs_on(
         session, (line.commodity_id for line in lines), session.info["window"].today()
@@ -695,7 +697,8 @@ def approve(
     rq.approved_quantity = decision.quantity
     rq.approved_amount = decision.amount
     rq.updated_at = utcnow()
-    partial = {str(k): v for k, v in decision.approved.items() if v != _requested(rows, k)}
+    requested = {line.line_no: line.requested for line in rows}
+    partial = {str(k): v for k, v in decision.approved.items() if v != requested[k]}
     run.record(
         rq.id,
         State.SUBMITTED.value,
@@ -710,10 +713,6 @@ def approve(
         entry_id=result.entry_id,
     )
     return run.finish(view(session, rq))
-
-
-def _requested(rows: list, line_no: int) -> int:
-    return next(line.requested for line in rows if line.line_no == line_no)
 
 
 def _limits(session: Session, actor: Actor) -> locations.Limits:
