@@ -1,10 +1,10 @@
 """Requisitions (申请): a service point, or a regional warehouse from HQ, asks
 for parts; an approver decides within their limits; the warehouse ships.
 
-    draft ─submit→ submitted ─approve→ approved ─issue→ issued ─(all received)→ received
-      │               │  ↺ escalate          │            └─(nothing short open)→ closed
-      └─cancel─┬──────┴─reject→ rejected     │
-               └─────────────────────────────┴─cancel (nothing shipped)→ cancelled
+    draft ─submit→ submitted ─approve→ approved ─issue→ issued ─(all shipped, all received)→ closed
+      │               │ ↺ escalate          │            └─(a shortage still open)→ received
+      │               └─reject→ rejected    │                            └─(resolved)→ closed
+      └─cancel (from draft, submitted, or approved with nothing shipped)→ cancelled
 
 Approving reserves the approved units at the issuing warehouse: its STOCK
 moves to RESERVED through the guarded write path, so the database refuses to
