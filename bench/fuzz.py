@@ -4,9 +4,10 @@ For each database: a throwaway database (a temp SQLite file; a PostgreSQL
 database made with CREATE DATABASE and dropped afterwards), `aftersales db
 upgrade`, `aftersales demo --points 20`, `aftersales serve` on a free port,
 a login as admin, then `schemathesis run` with the bearer token for
-FUZZ_SECONDS per database (default 120), then a quarter of that for the
-operations on one user (a reset of the fuzzer's own password ends its
-session, so they go last), at most FUZZ_MAX_EXAMPLES
+FUZZ_SECONDS per database (default 120), then a quarter of that as the demo's
+approver for the decisions only an approver may take (approve, reject,
+escalate), then a quarter for the operations on one user (a reset of the
+fuzzer's own password ends its session, so they go last), at most FUZZ_MAX_EXAMPLES
 (default 200) per operation, checking `not_a_server_error` (FUZZ_CHECKS to
 change it, e.g. `all`). Prints per database the operations, test cases and
 failures, keeps schemathesis' reports under var/fuzz/<database>/<pass>/ and
@@ -52,6 +53,8 @@ PG_URL = os.environ.get(
 )
 SEED = os.environ.get("FUZZ_SEED")
 USER_ADMIN = r"^/users/\{username\}"  # operations on one user, run in a pass of their own
+# Decisions only an approver may take (admin gets 403 there): a pass as `approver`.
+DECISIONS = r"^/(requisitions|purchase-orders)/\{number\}/(approve|reject|escalate)$"
 
 
 def free_port() -> int:
@@ -122,16 +125,20 @@ def run_one(backend: str, out: Path) -> dict:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        token = httpx.post(
-            f"{base}/auth/token", data={"username": "admin", "password": "admin-demo"}
-        ).json()["access_token"]
+
+        def token(username: str) -> str:
+            return httpx.post(
+                f"{base}/auth/token", data={"username": username, "password": f"{username}-demo"}
+            ).json()["access_token"]
+
         passes = []
         # The user-admin operations last: a password reset or a deactivation
         # of the fuzzer's own user ends its session (as it should), and
         # everything after it would only see 401s.
-        for name, selection, seconds in (
-            ("api", ["--exclude-path-regex", USER_ADMIN], SECONDS),
-            ("users", ["--include-path-regex", USER_ADMIN], max(10, SECONDS // 4)),
+        for name, user, selection, seconds in (
+            ("api", "admin", ["--exclude-path-regex", USER_ADMIN], SECONDS),
+            ("decisions", "approver", ["--include-path-regex", DECISIONS], max(10, SECONDS // 4)),
+            ("users", "admin", ["--include-path-regex", USER_ADMIN], max(10, SECONDS // 4)),
         ):
             report_dir = out / name
             report_dir.mkdir(parents=True, exist_ok=True)
@@ -147,7 +154,7 @@ def run_one(backend: str, out: Path) -> dict:
                 "--max-examples",
                 str(MAX_EXAMPLES),
                 "--header",
-                f"Authorization: Bearer {token}",
+                f"Authorization: Bearer {token(user)}",
                 "--workers",
                 "1",
                 "--no-color",
