@@ -1394,6 +1394,10 @@ def po_list(
     ] = False,
     late: Annotated[bool, typer.Option("--late", help="Open and expected before today")] = False,
     supplier: Annotated[str | None, typer.Option(help="One supplier's orders")] = None,
+    awaiting: Annotated[
+        str | None, typer.Option(help="within or above: the --as approver's queue")
+    ] = None,
+    as_user: AsUser = None,
     after: Annotated[str | None, typer.Option(help="Number to start after")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
 ) -> None:
@@ -1403,8 +1407,8 @@ def po_list(
     with _db().reading() as session:
         try:
             rows = purchasing.list_purchase_orders(
-                session, SYSTEM, supplier=supplier, open_only=open_only, late_only=late,
-                after=after, limit=limit,
+                session, _acting(session, as_user), supplier=supplier, open_only=open_only,
+                late_only=late, awaiting=awaiting, after=after, limit=limit,
             )  # fmt: skip
         except LedgerError as exc:
             _fail(exc)

@@ -113,6 +113,8 @@ def test_cli_lists_shows_and_receives_the_demo_purchase_orders(demo_dir: Path):
     listed = run(demo_dir, "po", "list", "--open").stdout
     assert "PO-000001" in listed and "partly_received" in listed and "PO-000002" not in listed
     assert "no purchase orders match" in run(demo_dir, "po", "list", "--late").stdout
+    above = run(demo_dir, "po", "list", "--awaiting", "above", "--as", "approver").stdout
+    assert "PO-000002" in above and "PO-000001" not in above
     shown = run(demo_dir, "po", "show", "PO-000002").stdout
     assert "submitted" in shown and "6,000.00 CNY" in shown
     over = run(demo_dir, "po", "receive", "PO-000001", "--line", "1=21", ok=False)

@@ -432,3 +432,28 @@ def test_a_number_beyond_any_id_is_not_found(client):
     assert answer.status_code == 200 and answer.json()["items"] == []
     assert client.post("/purchase-orders/PO-3000000000/submit", headers=hdrs).status_code == 404
     assert client.get("/requisitions/RQ-3000000000", headers=hdrs).status_code == 404
+
+
+def test_the_approval_queue_within_and_above_my_amount_limit(client, db):
+    small = _raise(client, db).json()["number"]  # 1,300.00 CNY: within L1
+    large = _raise(client, db, LARGE).json()["number"]  # 8,000.00 CNY: beyond L1
+    _raise(client, db, submit=False)  # a draft is in nobody's queue
+
+    def queue(user, which):
+        answer = client.get(f"/purchase-orders?awaiting={which}", headers=headers(client, user))
+        assert answer.status_code == 200, answer.text
+        return [po["number"] for po in answer.json()["items"]]
+
+    assert queue("approver1", "within") == [small]
+    assert queue("approver1", "above") == [large]
+    assert queue("approver2", "within") == [small, large]
+    escalated = client.post(
+        f"/purchase-orders/{large}/escalate", headers=headers(client, "approver1")
+    )
+    assert escalated.status_code == 200, escalated.text
+    assert queue("approver2", "within") == [small, large]
+    assert queue("approver1", "above") == [large]
+    clerk = client.get("/purchase-orders?awaiting=within", headers=headers(client, "clerk"))
+    assert clerk.status_code == 403
+    bad = client.get("/purchase-orders?awaiting=sideways", headers=headers(client, "approver1"))
+    assert bad.status_code == 422

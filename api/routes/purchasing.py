@@ -8,7 +8,7 @@ state; a service point is refused everything here (403).
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
@@ -140,6 +140,10 @@ def list_purchase_orders(
     late_only: bool = Query(
         default=False, alias="late", description="Open and expected before today"
     ),
+    awaiting: Literal["within", "above"] | None = Query(
+        default=None,
+        description="within: submitted orders I may approve; above: beyond my amount limit",
+    ),
     after: Annotated[
         str | None,
         Query(max_length=15, pattern=_NUMBER, description="The last number of the previous page"),
@@ -154,6 +158,7 @@ def list_purchase_orders(
             supplier=supplier,
             open_only=open_only,
             late_only=late_only,
+            awaiting=awaiting,
             after=after,
             limit=limit,
         )

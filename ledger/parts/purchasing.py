@@ -263,11 +263,14 @@ def list_purchase_orders(
     supplier: str | None = None,
     open_only: bool = False,
     late_only: bool = False,
+    awaiting: str | None = None,
     after: str | None = None,
     limit: int = 100,
 ) -> list[PurchaseOrderSummary]:
     """Purchase orders, oldest first. Open: approved or partly received (goods
-    still to come); late: open and expected before today."""
+    still to come); late: open and expected before today. `awaiting` is the
+    caller's approval queue: submitted orders within their amount limit (and
+    not escalated past their level), or `above` it."""
     docs.require_roles(actor, "see purchase orders", *READERS)
     stmt = (
         select(PurchaseOrder, Holder.code)
@@ -283,6 +286,21 @@ def list_purchase_orders(
         stmt = stmt.where(PurchaseOrder.state.in_([s.value for s in OPEN]))
     if late_only:
         stmt = stmt.where(PurchaseOrder.expected_on < session.info["window"].today())
+    if awaiting is not None:
+        if awaiting not in ("within", "above"):
+            raise InvalidInput("awaiting is within or above", field="awaiting")
+        limits = locations.limits_of(session, actor.username)
+        if limits is None:
+            raise Forbidden(
+                f"{actor.username} has no approval level, so no approval queue; "
+                "an admin gives approvers a level"
+            )
+        within = (PurchaseOrder.amount <= limits.amount_limit) & (
+            PurchaseOrder.escalated_to_rank.is_(None)
+            | (PurchaseOrder.escalated_to_rank <= limits.rank)
+        )
+        stmt = stmt.where(PurchaseOrder.state == State.SUBMITTED.value)
+        stmt = stmt.where(within if awaiting == "within" else ~within)
     if after is not None:
         stmt = stmt.where(PurchaseOrder.id > docs.cursor_id(PREFIX, after, "purchase order"))
     return [
