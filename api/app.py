@@ -31,6 +31,7 @@ from api.routes import (
     stock,
     suppliers,
     users,
+    warranty,
 )
 from api.security import UserStateCache
 from ledger.db import Database
@@ -127,6 +128,7 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     app.include_router(suppliers.router)
     app.include_router(parts.router)
     app.include_router(purchasing.router)
+    app.include_router(warranty.router)
 
     @app.get("/health", tags=["ops"], summary="Liveness (no login needed)")
     def health():

@@ -1481,5 +1481,88 @@ def po_receive(
     _po_print(view)
 
 
+warranty_app = typer.Typer(help="The warranty rules: DOA, DAP, WH or F for a case.")
+app.add_typer(warranty_app, name="warranty")
+
+
+@warranty_app.command("decide")
+def warranty_decide(
+    part_class: Annotated[
+        str,
+        typer.Option(
+            "--class",
+            help="handset (the handset and its internal parts), charger, battery, accessory",
+        ),
+    ],
+    reported: Annotated[str, typer.Option(help="Reported on, YYYY-MM-DD")],
+    manufactured: Annotated[str, typer.Option(help="Manufactured on, YYYY-MM-DD")],
+    purchased: Annotated[
+        str | None, typer.Option(help="Purchased on, YYYY-MM-DD (required with --proof)")
+    ] = None,
+    proof: Annotated[
+        bool, typer.Option("--proof/--no-proof", help="A valid warranty card or invoice")
+    ] = False,
+    sold: Annotated[bool, typer.Option("--sold/--never-sold", help="Sold to a customer")] = True,
+    man_made: Annotated[
+        bool, typer.Option("--man-made", help="Man-made damage (misuse, torn seals…)")
+    ] = False,
+    talk_minutes: Annotated[int, typer.Option(help="Talk time in minutes")] = 0,
+    cosmetic_ok: Annotated[
+        bool,
+        typer.Option("--cosmetic-ok/--worn", help="No wear, labels and seals intact"),
+    ] = True,
+    extended_months: Annotated[
+        int, typer.Option(help="Extended warranty months (handset only)")
+    ] = 0,
+) -> None:
+    """Check a case before repairing it: its service category, warranty end and why.
+
+    Reads and writes nothing (ledger/parts/warranty.py; README "Warranty rules")."""
+    from ledger.parts.warranty import Case, decide
+
+    options = {
+        "part_class": "--class",
+        "reported_on": "--reported",
+        "manufactured_on": "--manufactured",
+        "purchased_on": "--purchased",
+        "proof_of_purchase": "--proof",
+        "sold": "--sold",
+        "talk_minutes": "--talk-minutes",
+        "extended_months": "--extended-months",
+    }
+    try:
+        case = Case(
+            part_class=part_class,
+            reported_on=_day(reported, "--reported"),
+            manufactured_on=_day(manufactured, "--manufactured"),
+            purchased_on=_day(purchased, "--purchased"),
+            proof_of_purchase=proof,
+            sold=sold,
+            man_made_damage=man_made,
+            talk_minutes=talk_minutes,
+            cosmetic_ok=cosmetic_ok,
+            extended_months=extended_months,
+        )
+    except ValidationError as exc:
+        _error(
+            "; ".join(
+                f"{options.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else 'case'}: {e['msg']}"
+                for e in exc.errors()
+            )
+        )
+    try:
+        decision = decide(case)
+    except LedgerError as exc:
+        field = exc.where.get("field")
+        _error(f"{options.get(field, field)}: {exc.detail}" if field else exc.detail)
+    ends = decision.warranty_ends_on
+    table = Table(show_header=False)
+    table.add_row("category", _cell(decision.category.value))
+    table.add_row("warranty ends", _cell(ends.isoformat() if ends else "none"))
+    table.add_row("reason", _cell(decision.reason))
+    table.add_row("原因", _cell(decision.reason_zh))
+    console.print(table)
+
+
 if __name__ == "__main__":
     app()
