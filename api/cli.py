@@ -1141,14 +1141,17 @@ def _acting(session, username: str | None):
     return Actor(user.username, Role(user.role), user.holder_id)
 
 
+_LINE_UNITS = re.compile(r"[0-9]{1,4}=[0-9]{1,9}")
+
+
 def _line_units(values: list[str] | None) -> dict[int, int] | None:
     if not values:
         return None
     out: dict[int, int] = {}
     for value in values:
-        line, sep, units = value.partition("=")
-        if not (sep and line.isdigit() and units.isdigit()):
-            _error(f"--line {value!r}: write LINE=UNITS, e.g. --line 2=6")
+        if not _LINE_UNITS.fullmatch(value):
+            _error(f"--line {value!r}: write LINE=UNITS in digits 0-9, e.g. --line 2=6")
+        line, _, units = value.partition("=")
         if int(line) in out:
             _error(f"--line {line} is given twice; give each line once")
         out[int(line)] = int(units)
@@ -1309,7 +1312,7 @@ def requisitions_issue(
 def shipments_list(
     in_transit: Annotated[bool, typer.Option("--in-transit", help="Only those in transit")] = False,
     older_than: Annotated[
-        int | None, typer.Option(help="In transit longer than this many days")
+        int | None, typer.Option(min=0, max=3650, help="In transit longer than this many days")
     ] = None,
     holder: Annotated[str | None, typer.Option(help="From or to this location")] = None,
     limit: int = 100,

@@ -56,6 +56,9 @@ def test_approve_issue_receive_and_resolve_from_the_command_line(cli_db):
     out = run("requisitions", "approve", number, "--as", "approver1", "--line", "1=5")
     assert f"{number} approved" in out and "approver1 approve" in out
     assert "LINE=UNITS" in run("requisitions", "issue", number, "--line", "x", code=1)
+    assert "digits 0-9" in run("requisitions", "issue", number, "--line", "\u00b2=5", code=1)
+    assert "LINE=UNITS" in run("requisitions", "issue", number, "--line", "1=" + "9" * 30, code=1)
+    run("shipments", "list", "--older-than", "99999999", code=2)  # out of range: usage error
     shipped = run("requisitions", "issue", number, "--courier", "SF", "--tracking", "SF9")
     assert "RW-S -> SP-A by SF SF9" in shipped
     shipment = shipped.split()[0]

@@ -741,3 +741,31 @@ def test_a_regional_warehouse_requisitions_from_hq(client, db, who):
         )
         assert body["field"] == field
     pn.sound(db)
+
+
+def test_an_approver_rejects_but_does_not_cancel(client, db, who):
+    pn.stock(db, "RW-S", "P-LCD", 100)
+    rq = ok(
+        client.post(
+            "/requisitions",
+            json={"lines": [{"sku": "P-LCD", "quantity": 30}], "submit": True},
+            headers=who("sp-a"),
+        ),
+        201,
+    )["number"]
+    ok(client.post(f"/requisitions/{rq}/escalate", headers=who("approver1")))
+    # Escalated past L1: L1 may neither reject it nor end it by cancelling.
+    problem(
+        client.post(f"/requisitions/{rq}/reject", json={"reason": "no"}, headers=who("approver1")),
+        403,
+        "forbidden",
+    )
+    problem(client.post(f"/requisitions/{rq}/cancel", headers=who("approver1")), 403, "forbidden")
+    ok(client.post(f"/requisitions/{rq}/approve", headers=who("approver2")))
+    problem(client.post(f"/requisitions/{rq}/cancel", headers=who("approver2")), 403, "forbidden")
+    assert pn.balance(db, "RW-S:RESERVED:P-LCD") == 30
+    assert (
+        ok(client.post(f"/requisitions/{rq}/cancel", headers=who("clerk")))["state"] == "cancelled"
+    )
+    assert pn.balance(db, "RW-S:RESERVED:P-LCD") == 0
+    pn.sound(db)

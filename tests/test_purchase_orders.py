@@ -457,3 +457,17 @@ def test_the_approval_queue_within_and_above_my_amount_limit(client, db):
     assert clerk.status_code == 403
     bad = client.get("/purchase-orders?awaiting=sideways", headers=headers(client, "approver1"))
     assert bad.status_code == 422
+
+
+def test_a_supplier_deactivated_after_submission_is_not_approved(client, db):
+    number = _raise(client, db).json()["number"]
+    answer = client.patch(
+        "/suppliers/SUP", json={"active": False}, headers=headers(client, "admin")
+    )
+    assert answer.status_code == 200, answer.text
+    refused = client.post(
+        f"/purchase-orders/{number}/approve", headers=headers(client, "approver1")
+    )
+    assert refused.status_code == 409 and "inactive" in refused.json()["detail"]
+    shown = client.get(f"/purchase-orders/{number}", headers=headers(client, "clerk")).json()
+    assert shown["state"] == "submitted"

@@ -576,6 +576,9 @@ def approve(
     po = _lock(session, po_number)
     _submitted(po, po_number, "approving")
     _require_level(po, po_number, limits)
+    # A supplier deactivated since the order was submitted is ordered from no
+    # more (what an approved order brings is still received).
+    _supplier(session, session.get(Holder, po.supplier_holder_id).code)
     if po.amount > limits.amount_limit:
         raise BeyondApprovalLimit(
             f"approving purchase order {po_number} of {_money(po.amount)} is beyond your amount "

@@ -570,10 +570,6 @@ def _line_rows(session: Session, rq: Requisition) -> list:
     ).all()
 
 
-def _require_requester_side(actor: Actor, action: str) -> None:
-    docs.require_roles(actor, action, *REQUESTERS, Role.APPROVER)
-
-
 def submit(
     session: Session, actor: Actor, requisition_number: str, *, key: str | None = None
 ) -> RequisitionView:
@@ -819,7 +815,8 @@ def cancel(
 ) -> RequisitionView:
     """Withdraw a draft or submitted requisition, or an approved one while
     nothing is shipped (its reservation goes back to stock)."""
-    _require_requester_side(actor, "cancel a requisition")
+    # The requesting side withdraws; an approver decides (rejects) instead.
+    docs.require_roles(actor, "cancel a requisition", *REQUESTERS)
     request = {"number": requisition_number, "reason": reason}
     run = docs.begin(session, actor, "requisition", "cancel", key, request)
     if run.replay is not None:
