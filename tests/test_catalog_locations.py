@@ -4,11 +4,8 @@ master data over HTTP, the CLI and the demo, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import pytest
-from rich.console import Console
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
-from api.cli import app as cli
 from ledger.catalog import locations as loc
 from ledger.catalog.history import MasterDataChange, changes_of
 from ledger.catalog.locations import ApprovalLevel, Location, UserApprovalLevel
@@ -16,8 +13,8 @@ from ledger.db import Database
 from ledger.errors import InvalidState, NotFound
 from ledger.models import Holder, Role
 from ledger.policy import SYSTEM
-from ledger.settings import get_settings
 from ledger.users import create_user
+from tests.cli import cli_database, run
 from tests.factories import build_network
 from tests.test_hardening import login
 
@@ -452,27 +449,7 @@ def test_every_change_is_recorded_with_who_and_before_and_after(client, db, admi
 
 @pytest.fixture
 def cli_db(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setattr("api.cli.console", Console(width=250))
-    monkeypatch.chdir(tmp_path)
-    get_settings.cache_clear()
-    from ledger.migrate import upgrade
-
-    upgrade(url)
-    database = Database.from_url(url)
-    database.transact(build_network)
-    yield database
-    database.dispose()
-    get_settings.cache_clear()
-
-
-def run(*args: str, code: int = 0) -> str:
-    result = CliRunner().invoke(cli, list(args))
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert result.exit_code == code, result.output
-    return result.output
+    yield from cli_database(tmp_path, monkeypatch, build_network)
 
 
 def test_cli_adds_lists_shows_and_suspends_locations_and_levels(cli_db):

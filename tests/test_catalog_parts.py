@@ -7,11 +7,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from rich.console import Console
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
-from api.cli import app as cli
 from ledger.amounts import MAX_AMOUNT
 from ledger.calendar import OpenWindow
 from ledger.catalog import parts
@@ -22,6 +19,7 @@ from ledger.errors import Duplicate, Forbidden, InvalidInput, NotFound
 from ledger.models import Commodity, Role
 from ledger.policy import SYSTEM, Actor
 from ledger.settings import get_settings
+from tests.cli import cli_database, run
 from tests.test_hardening import login
 
 CLERK = Actor("clerk", Role.WAREHOUSE_CLERK)
@@ -458,27 +456,9 @@ def test_http_hostile_queries_are_422(client, db, query):
 @pytest.fixture
 def cli_db(tmp_path, monkeypatch):
     """A migrated SQLite file with two handset models, as DATABASE_URL."""
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setattr("api.cli.console", Console(width=250))
-    monkeypatch.chdir(tmp_path)
-    get_settings.cache_clear()
-    from ledger.migrate import upgrade
-
-    upgrade(url)
-    database = Database.from_url(url)
-    database.transact(lambda s: parts.create_model(s, SYSTEM, "H-Q7", name="Q7"))
-    yield database
-    database.dispose()
-    get_settings.cache_clear()
-
-
-def run(*args: str, code: int = 0) -> str:
-    result = CliRunner().invoke(cli, list(args))
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert result.exit_code == code, result.output
-    return result.output
+    yield from cli_database(
+        tmp_path, monkeypatch, lambda s: parts.create_model(s, SYSTEM, "H-Q7", name="Q7")
+    )
 
 
 def test_cli_adds_prices_shows_and_lists_parts(cli_db):

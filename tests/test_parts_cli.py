@@ -3,40 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from rich.console import Console
-from typer.testing import CliRunner
 
-from api.cli import app as cli
-from ledger.db import Database
 from ledger.parts import requisitions
 from ledger.parts.requisitions import LineIn
-from ledger.settings import get_settings
 from tests import parts_network as pn
+from tests.cli import cli_database, run
 
 
 @pytest.fixture
 def cli_db(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setattr("api.cli.console", Console(width=250))
-    monkeypatch.chdir(tmp_path)
-    get_settings.cache_clear()
-    from ledger.migrate import upgrade
-
-    upgrade(url)
-    database = Database.from_url(url)
-    pn.network(database)
-    yield database
-    database.dispose()
-    get_settings.cache_clear()
-
-
-def run(*args: str, code: int = 0) -> str:
-    result = CliRunner().invoke(cli, list(args))
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert result.exit_code == code, result.output
-    return result.output
+    yield from cli_database(tmp_path, monkeypatch, lambda s: pn.build(s, s.info["window"].today()))
 
 
 def test_approve_issue_receive_and_resolve_from_the_command_line(cli_db):

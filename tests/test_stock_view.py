@@ -8,11 +8,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from rich.console import Console
 from sqlalchemy import event, select
-from typer.testing import CliRunner
 
-from api.cli import app as cli
 from ledger import masterdata as md
 from ledger import services
 from ledger.catalog import parts
@@ -23,8 +20,8 @@ from ledger.journal import EntryIn, PostingIn
 from ledger.models import Commodity, Holder, Role
 from ledger.parts import stock as st
 from ledger.policy import SYSTEM, Actor
-from ledger.settings import get_settings
 from ledger.types import utcnow
+from tests.cli import cli_database, run
 from tests.factories import build_network, move, network, stock
 from tests.test_hardening import login
 
@@ -356,27 +353,7 @@ def test_openapi_documents_the_stock_page(client):
 @pytest.fixture
 def cli_db(tmp_path, monkeypatch):
     """A migrated SQLite file with the factories' network, as DATABASE_URL."""
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setattr("api.cli.console", Console(width=250))
-    monkeypatch.chdir(tmp_path)
-    get_settings.cache_clear()
-    from ledger.migrate import upgrade
-
-    upgrade(url)
-    database = Database.from_url(url)
-    database.transact(build_network)
-    yield database
-    database.dispose()
-    get_settings.cache_clear()
-
-
-def run(*args: str, code: int = 0) -> str:
-    result = CliRunner().invoke(cli, list(args))
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert result.exit_code == code, result.output
-    return result.output
+    yield from cli_database(tmp_path, monkeypatch, build_network)
 
 
 def test_cli_prints_the_figures_and_the_value(cli_db):

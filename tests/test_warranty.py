@@ -15,9 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 from rich.console import Console
-from typer.testing import CliRunner
 
-from api.cli import app as cli
 from ledger.catalog.parts import WarrantyClass
 from ledger.errors import InvalidInput
 from ledger.models import Role
@@ -29,6 +27,7 @@ from ledger.parts.warranty import (
     add_months,
     decide,
 )
+from tests.cli import run
 from tests.tokens import bearer
 
 D = date.fromisoformat
@@ -558,14 +557,6 @@ def _cli_args(body: dict[str, Any]) -> list[str]:
     args.append("--cosmetic-ok" if body.get("cosmetic_ok", True) else "--worn")
     args += ["--extended-months", str(body.get("extended_months", 0))]
     return args
-
-
-def run(*args: str, code: int = 0) -> str:
-    result = CliRunner().invoke(cli, list(args))
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert result.exit_code == code, result.output
-    return result.output
 
 
 def _rows(out: str) -> dict[str, str]:
