@@ -45,13 +45,13 @@ from sqlmodel import SQLModel
 
 from ledger import journal
 from ledger.amounts import MAX_AMOUNT, MAX_BALANCE, format_amount
-from ledger.catalog import locations
 from ledger.catalog import suppliers as sup
 from ledger.catalog.parts import Part
 from ledger.codes import account_code
-from ledger.errors import BeyondApprovalLimit, Forbidden, InvalidInput, InvalidState, NotFound
+from ledger.errors import BeyondApprovalLimit, InvalidInput, InvalidState, NotFound
 from ledger.journal import EntryIn, PostingIn
 from ledger.models import Commodity, CommodityKind, Holder, HolderKind, Role
+from ledger.parts import approval
 from ledger.parts import documents as docs
 from ledger.parts.documents import ActionView
 from ledger.policy import Actor
@@ -183,14 +183,7 @@ def _money(fen: int) -> str:
 
 
 def _summary(session: Session, po: PurchaseOrder, supplier: str) -> dict[str, Any]:
-    escalated = None
-    if po.escalated_to_rank is not None:
-        level = session.scalar(
-            select(locations.ApprovalLevel.code).where(
-                locations.ApprovalLevel.rank == po.escalated_to_rank
-            )
-        )
-        escalated = level or f"rank {po.escalated_to_rank}"
+    escalated = approval.level_code(session, po.escalated_to_rank)
     return {
         "number": number(po.id),
         "state": State(po.state),
@@ -289,12 +282,7 @@ def list_purchase_orders(
     if awaiting is not None:
         if awaiting not in ("within", "above"):
             raise InvalidInput("awaiting is within or above", field="awaiting")
-        limits = locations.limits_of(session, actor.username)
-        if limits is None:
-            raise Forbidden(
-                f"{actor.username} has no approval level, so no approval queue; "
-                "an admin gives approvers a level"
-            )
+        limits = approval.limits_of(session, actor, "purchase order")
         within = (PurchaseOrder.amount <= limits.amount_limit) & (
             PurchaseOrder.escalated_to_rank.is_(None)
             | (PurchaseOrder.escalated_to_rank <= limits.rank)
@@ -457,25 +445,6 @@ def _submit(session: Session, po: PurchaseOrder) -> dict[str, int]:
     return {"amount": po.amount}
 
 
-def _limits(session: Session, actor: Actor) -> locations.Limits:
-    limits = locations.limits_of(session, actor.username)
-    if limits is None:
-        raise Forbidden(
-            f"{actor.username} has no active approval level and may decide no purchase order; "
-            "an admin gives approvers a level"
-        )
-    return limits
-
-
-def _require_level(po: PurchaseOrder, po_number: str, limits: locations.Limits) -> None:
-    if po.escalated_to_rank is not None and limits.rank < po.escalated_to_rank:
-        raise Forbidden(
-            f"purchase order {po_number} was escalated beyond your level {limits.code}; "
-            "an approver of the level it was escalated to decides it",
-            level=limits.code,
-        )
-
-
 def _submitted(po: PurchaseOrder, po_number: str, action: str) -> None:
     if po.state != State.SUBMITTED:
         docs.refuse_state("purchase order", po_number, po.state, action, ["submitted"])
@@ -572,10 +541,10 @@ def approve(
     if run.replay is not None:
         return PurchaseOrderView.model_validate(run.replay)
     reason = docs.reason_text(reason)
-    limits = _limits(session, actor)
+    limits = approval.limits_of(session, actor, "purchase order")
     po = _lock(session, po_number)
     _submitted(po, po_number, "approving")
-    _require_level(po, po_number, limits)
+    approval.require_level(po.escalated_to_rank, f"purchase order {po_number}", limits)
     # A supplier deactivated since the order was submitted is ordered from no
     # more (what an approved order brings is still received).
     _supplier(session, session.get(Holder, po.supplier_holder_id).code)
@@ -607,10 +576,10 @@ def reject(
     if run.replay is not None:
         return PurchaseOrderView.model_validate(run.replay)
     reason = docs.reason_text(reason, required=True)
-    limits = _limits(session, actor)
+    limits = approval.limits_of(session, actor, "purchase order")
     po = _lock(session, po_number)
     _submitted(po, po_number, "rejecting")
-    _require_level(po, po_number, limits)
+    approval.require_level(po.escalated_to_rank, f"purchase order {po_number}", limits)
     po.state = State.REJECTED.value
     po.updated_at = utcnow()
     run.record(
@@ -635,10 +604,10 @@ def escalate(
     if run.replay is not None:
         return PurchaseOrderView.model_validate(run.replay)
     reason = docs.reason_text(reason)
-    limits = _limits(session, actor)
+    limits = approval.limits_of(session, actor, "purchase order")
     po = _lock(session, po_number)
     _submitted(po, po_number, "escalating")
-    _require_level(po, po_number, limits)
+    approval.require_level(po.escalated_to_rank, f"purchase order {po_number}", limits)
     if po.amount <= limits.amount_limit:
         raise InvalidState(
             f"purchase order {po_number} ({_money(po.amount)}) is within your amount limit "
@@ -646,14 +615,10 @@ def escalate(
             number=po_number,
             state=po.state,
         )
-    higher = locations.next_level_above(session, limits.rank)
-    if higher is None:
-        raise InvalidState(
-            f"level {limits.code} is the highest approval level; there is no one to escalate "
-            "to. Reject it, or split it into smaller orders",
-            number=po_number,
-            state=po.state,
-        )
+    higher = approval.next_level(
+        session, limits, f"purchase order {po_number}", po.state,
+        "Reject it, or split it into smaller orders",
+    )  # fmt: skip
     po.escalated_to_rank = higher.rank
     po.updated_at = utcnow()
     run.record(

@@ -46,11 +46,11 @@ from ledger.amounts import MAX_BALANCE, format_amount
 from ledger.catalog import locations
 from ledger.catalog.parts import Part, standard_costs_on
 from ledger.codes import account_code
-from ledger.errors import BeyondApprovalLimit, Forbidden, InvalidInput, InvalidState, NotFound
+from ledger.errors import BeyondApprovalLimit, InvalidInput, InvalidState, NotFound
 from ledger.journal import EntryIn, PostingIn
 from ledger.models import Commodity, Holder, HolderKind, Role
+from ledger.parts import approval, shipments
 from ledger.parts import documents as docs
-from ledger.parts import shipments
 from ledger.parts.documents import ActionView
 from ledger.policy import Actor
 from ledger.types import UTCDateTime, utcnow
@@ -192,14 +192,7 @@ _Warehouse = aliased(Holder)
 
 
 def _summary(session: Session, rq: Requisition, requester: str, warehouse: str) -> dict[str, Any]:
-    escalated = None
-    if rq.escalated_to_rank is not None:
-        level = session.scalar(
-            select(locations.ApprovalLevel.code).where(
-                locations.ApprovalLevel.rank == rq.escalated_to_rank
-            )
-        )
-        escalated = level or f"rank {rq.escalated_to_rank}"
+    escalated = approval.level_code(session, rq.escalated_to_rank)
     return {
         "number": number(rq.id),
         "state": State(rq.state),
@@ -314,12 +307,7 @@ def list_requisitions(
     if warehouse is not None:
         stmt = stmt.where(_Warehouse.code == warehouse)
     if awaiting is not None:
-        limits = locations.limits_of(session, actor.username)
-        if limits is None:
-            raise Forbidden(
-                f"{actor.username} has no approval level, so no approval queue; "
-                "an admin gives approvers a level"
-            )
+        limits = approval.limits_of(session, actor, "requisition")
         within = (
             (Requisition.quantity <= limits.quantity_limit)
             & (Requisition.amount <= limits.amount_limit)
@@ -640,13 +628,13 @@ def approve(
     if run.replay is not None:
         return RequisitionView.model_validate(run.replay)
     reason = docs.reason_text(reason)
-    limits = _limits(session, actor)
+    limits = approval.limits_of(session, actor, "requisition")
     rq = _lock(session, actor, requisition_number)
     if rq.state != State.SUBMITTED:
         docs.refuse_state("requisition", requisition_number, rq.state, "approving", ["submitted"])
     requester = session.get(Holder, rq.requester_holder_id)
     locations.require_may_requisition(session, requester.code)
-    _require_level(rq, requisition_number, limits)
+    approval.require_level(rq.escalated_to_rank, f"requisition {requisition_number}", limits)
     rows = _line_rows(session, rq)
     decision = _decide(requisition_number, rows, lines)
     if decision.quantity > limits.quantity_limit:
@@ -711,25 +699,6 @@ def approve(
     return run.finish(view(session, rq))
 
 
-def _limits(session: Session, actor: Actor) -> locations.Limits:
-    limits = locations.limits_of(session, actor.username)
-    if limits is None:
-        raise Forbidden(
-            f"{actor.username} has no active approval level and may decide no requisition; "
-            "an admin gives approvers a level"
-        )
-    return limits
-
-
-def _require_level(rq: Requisition, rq_number: str, limits: locations.Limits) -> None:
-    if rq.escalated_to_rank is not None and limits.rank < rq.escalated_to_rank:
-        raise Forbidden(
-            f"requisition {rq_number} was escalated beyond your level {limits.code}; "
-            "an approver of the level it was escalated to decides it",
-            level=limits.code,
-        )
-
-
 def reject(
     session: Session,
     actor: Actor,
@@ -744,11 +713,11 @@ def reject(
     if run.replay is not None:
         return RequisitionView.model_validate(run.replay)
     reason = docs.reason_text(reason, required=True)
-    limits = _limits(session, actor)
+    limits = approval.limits_of(session, actor, "requisition")
     rq = _lock(session, actor, requisition_number)
     if rq.state != State.SUBMITTED:
         docs.refuse_state("requisition", requisition_number, rq.state, "rejecting", ["submitted"])
-    _require_level(rq, requisition_number, limits)
+    approval.require_level(rq.escalated_to_rank, f"requisition {requisition_number}", limits)
     rq.state = State.REJECTED.value
     rq.updated_at = utcnow()
     run.record(
@@ -773,11 +742,11 @@ def escalate(
     if run.replay is not None:
         return RequisitionView.model_validate(run.replay)
     reason = docs.reason_text(reason)
-    limits = _limits(session, actor)
+    limits = approval.limits_of(session, actor, "requisition")
     rq = _lock(session, actor, requisition_number)
     if rq.state != State.SUBMITTED:
         docs.refuse_state("requisition", requisition_number, rq.state, "escalating", ["submitted"])
-    _require_level(rq, requisition_number, limits)
+    approval.require_level(rq.escalated_to_rank, f"requisition {requisition_number}", limits)
     if rq.quantity <= limits.quantity_limit and (rq.amount or 0) <= limits.amount_limit:
         raise InvalidState(
             f"requisition {requisition_number} ({rq.quantity:,} units, {_money(rq.amount or 0)}) "
@@ -785,14 +754,10 @@ def escalate(
             number=requisition_number,
             state=rq.state,
         )
-    higher = locations.next_level_above(session, limits.rank)
-    if higher is None:
-        raise InvalidState(
-            f"level {limits.code} is the highest approval level; there is no one to escalate "
-            "to. Approve it in part within your limits, or reject it",
-            number=requisition_number,
-            state=rq.state,
-        )
+    higher = approval.next_level(
+        session, limits, f"requisition {requisition_number}", rq.state,
+        "Approve it in part within your limits, or reject it",
+    )  # fmt: skip
     rq.escalated_to_rank = higher.rank
     rq.updated_at = utcnow()
     run.record(
