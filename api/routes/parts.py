@@ -14,8 +14,8 @@ from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from api.deps import DB, CurrentActor
+from api.documents import TEXT, LineQuantity, Reason, ReasonIn, RejectIn, by_line
 from api.params import COMMODITY_CODE, HOLDER_CODE, HolderFilter, IdempotencyKey, Limit
-from ledger.errors import InvalidInput
 from ledger.parts import receiving, requisitions, shipments
 from ledger.parts.requisitions import (
     MAX_LINE_QUANTITY,
@@ -37,7 +37,6 @@ from ledger.parts.shipments import (
 
 router = APIRouter(tags=["parts cycle"])
 
-_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 _LINE_TEXT = r"^[^\x00-\x1f\x7f]*$"
 
 
@@ -64,7 +63,6 @@ def _after(prefix: str):
     ]
 
 
-Reason = Annotated[str | None, Field(default=None, max_length=500, pattern=_TEXT)]
 Courier = Annotated[str | None, Field(default=None, max_length=80, pattern=_LINE_TEXT)]
 Quantity = Annotated[StrictInt, Field(ge=1, le=MAX_LINE_QUANTITY)]
 
@@ -74,30 +72,6 @@ class PartLine(BaseModel):
 
     sku: str = Field(max_length=24, pattern=COMMODITY_CODE, examples=["X1-LCD"])
     quantity: Quantity
-
-
-class LineQuantity(BaseModel):
-    """Units for one line of the document, by its line number."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    line_no: StrictInt = Field(ge=1, le=MAX_LINES)
-    quantity: StrictInt = Field(ge=0, le=MAX_LINE_QUANTITY)
-
-
-def _by_line(lines: list[LineQuantity] | None, field: str = "lines") -> dict[int, int] | None:
-    if lines is None:
-        return None
-    out: dict[int, int] = {}
-    for i, line in enumerate(lines):
-        if line.line_no in out:
-            raise InvalidInput(
-                f"line {line.line_no} is given twice; give each line once",
-                field=f"{field}[{i}].line_no",
-                line=line.line_no,
-            )
-        out[line.line_no] = line.quantity
-    return out
 
 
 def _part_lines(lines: list[PartLine]) -> list[LineIn]:
@@ -129,18 +103,6 @@ class ApproveIn(BaseModel):
     reason: Reason = None
 
 
-class ReasonIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: Reason = None
-
-
-class RejectIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str = Field(min_length=1, max_length=500, pattern=_TEXT)
-
-
 class IssueIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -168,7 +130,7 @@ class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: Literal["found", "lost"]
-    reason: str = Field(min_length=1, max_length=500, pattern=_TEXT)
+    reason: str = Field(min_length=1, max_length=500, pattern=TEXT)
 
 
 class TransferIn(BaseModel):
@@ -305,7 +267,7 @@ def approve_requisition(
     key: IdempotencyKey = None,
 ):
     body = body or ApproveIn()
-    lines = _by_line(body.lines)
+    lines = by_line(body.lines)
     return db.transact(
         lambda s: requisitions.approve(s, actor, number, lines=lines, reason=body.reason, key=key)
     )
@@ -370,7 +332,7 @@ def issue_requisition(
     key: IdempotencyKey = None,
 ):
     body = body or IssueIn()
-    lines = _by_line(body.lines)
+    lines = by_line(body.lines)
     return db.transact(
         lambda s: requisitions.issue(
             s,
@@ -434,7 +396,7 @@ def receive_shipment(
     body: ReceiveIn | None = None,
     key: IdempotencyKey = None,
 ):
-    received = _by_line(body.lines if body else None)
+    received = by_line(body.lines if body else None)
     return db.transact(lambda s: receiving.receive(s, actor, number, received=received, key=key))
 
 

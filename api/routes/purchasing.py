@@ -14,9 +14,9 @@ from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from api.deps import DB, CurrentActor
+from api.documents import LineQuantity, Reason, ReasonIn, RejectIn, by_line
 from api.params import COMMODITY_CODE, HOLDER_CODE, HolderFilter, IdempotencyKey, IsoDate, Limit
 from ledger.amounts import MAX_AMOUNT
-from ledger.errors import InvalidInput
 from ledger.parts import purchasing
 from ledger.parts.purchasing import (
     MAX_LINE_QUANTITY,
@@ -29,13 +29,11 @@ from ledger.parts.purchasing import (
 
 router = APIRouter(tags=["purchase orders"])
 
-_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 _NUMBER = r"^PO-[0-9]{6,12}$"
 
 PONumber = Annotated[
     str, Path(min_length=9, max_length=15, pattern=_NUMBER, examples=["PO-000001"])
 ]
-Reason = Annotated[str | None, Field(default=None, max_length=500, pattern=_TEXT)]
 
 
 class OrderLine(BaseModel):
@@ -56,29 +54,10 @@ class PurchaseOrderIn(BaseModel):
     submit: StrictBool = Field(default=False, description="Submit at once instead of a draft")
 
 
-class ReasonIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: Reason = None
-
-
-class RejectIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str = Field(min_length=1, max_length=500, pattern=_TEXT)
-
-
-class ReceivedLine(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    line_no: StrictInt = Field(ge=1, le=MAX_LINES)
-    quantity: StrictInt = Field(ge=0, le=MAX_LINE_QUANTITY)
-
-
 class ReceiveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    lines: list[ReceivedLine] = Field(
+    lines: list[LineQuantity] = Field(
         min_length=1, max_length=MAX_LINES, description="Units that arrived, per line"
     )
 
@@ -86,19 +65,6 @@ class ReceiveIn(BaseModel):
 class PurchaseOrderPage(BaseModel):
     items: list[PurchaseOrderSummary]
     next_after: str | None = Field(description="Pass as `after` for the next page")
-
-
-def _by_line(lines: list[ReceivedLine]) -> dict[int, int]:
-    out: dict[int, int] = {}
-    for i, line in enumerate(lines):
-        if line.line_no in out:
-            raise InvalidInput(
-                f"line {line.line_no} is given twice; give each line once",
-                field=f"lines[{i}].line_no",
-                line=line.line_no,
-            )
-        out[line.line_no] = line.quantity
-    return out
 
 
 @router.post(
@@ -253,5 +219,5 @@ def cancel_purchase_order(
 def receive_purchase_order(
     number: PONumber, body: ReceiveIn, actor: CurrentActor, db: DB, key: IdempotencyKey = None
 ):
-    lines = _by_line(body.lines)
+    lines = by_line(body.lines)
     return db.transact(lambda s: purchasing.receive(s, actor, number, lines=lines, key=key))

@@ -56,6 +56,9 @@ from ledger.types import UTCDateTime, utcnow
 V = TypeVar("V", bound=BaseModel)
 
 REASON_MAX = 500
+# Every document's bounds on its lines.
+MAX_LINES = 500
+MAX_LINE_QUANTITY = 1_000_000
 # Where units short on receipt wait until they are found or written off as
 # lost; both holders are opened by the first shortage.
 DISCREPANCIES = "DISCREPANCIES"

@@ -59,8 +59,8 @@ from ledger.types import UTCDateTime, utcnow
 
 PREFIX = "PO"
 DOCUMENT = "purchase_order"
-MAX_LINES = 500
-MAX_LINE_QUANTITY = 1_000_000
+MAX_LINES = docs.MAX_LINES
+MAX_LINE_QUANTITY = docs.MAX_LINE_QUANTITY
 MAX_YEARS_AHEAD = 3
 MONEY = "CNY"
 # Who raises, submits and withdraws purchase orders; who receives them.

@@ -56,8 +56,8 @@ from ledger.policy import Actor
 from ledger.types import UTCDateTime, utcnow
 
 PREFIX = "RQ"
-MAX_LINES = 500
-MAX_LINE_QUANTITY = 1_000_000
+MAX_LINES = docs.MAX_LINES
+MAX_LINE_QUANTITY = docs.MAX_LINE_QUANTITY
 # Who raises and withdraws requisitions: the point itself, or staff for a
 # point or a regional warehouse (planners release their plans as requisitions).
 REQUESTERS = (Role.SERVICE_POINT, Role.WAREHOUSE_CLERK, Role.ADMIN, Role.PLANNER)
