@@ -948,6 +948,12 @@ def parts_add(
         list[str] | None, typer.Option("--model", help="A model it fits (repeat)")
     ] = None,
     serialized: Annotated[bool, typer.Option("--serialized", help="Tracked by serial")] = False,
+    returnable: Annotated[
+        bool,
+        typer.Option(
+            "--returnable", help="Replaced in warranty, it goes back to the factory (boards, …)"
+        ),
+    ] = False,
 ) -> None:
     """Add a part (its SKU becomes a commodity of the ledger)."""
     from ledger.catalog import parts
@@ -964,6 +970,7 @@ def parts_add(
                 warranty_class=warranty_class,
                 models=model or [],
                 serialized=serialized,
+                returnable=returnable,
             )
         )
     except LedgerError as exc:
@@ -983,6 +990,7 @@ def parts_show(sku: str) -> None:
             _fail(exc)
     _say(f"{p.sku}: {p.name_zh} / {p.name_en}")
     _say(f"category {p.category}, warranty class {p.warranty_class.value}")
+    _say(f"returned to the factory when replaced: {'yes' if p.returnable else 'no'}")
     _say(f"serialized: {'yes' if p.serialized else 'no'}, active: {'yes' if p.active else 'no'}")
     _say(f"fits: {' '.join(p.models) or 'no model'}")
     _say(f"price: {_price_text(p.current_price)}")

@@ -105,6 +105,12 @@ PART_NAMES = {
     "NFC": ("NFC 模块", "module"), "WIFI-MOD": ("WiFi 模块", "module"), "PA": ("功放", "board"),
     "CRYSTAL": ("晶振", "board"),
 }  # fmt: skip
+# Replaced in warranty, these go back to the factory (the handbook's return
+# rules: boards, screens, electronic parts, batteries, earphones).
+RETURNABLE = {
+    "screen", "board", "battery", "earphone", "charger", "module", "camera", "sensor", "audio",
+    "motor", "antenna",
+}  # fmt: skip
 WARRANTY = {"BATT": "battery", "CHGR": "charger", "CABLE": "accessory", "EARPH": "accessory"}
 OUTSIDE = [
     ("OPENING", "Opening balance (go-live)", "opening_balance"),
@@ -173,6 +179,7 @@ def _part_specs(parts: list[str], prices: random.Random) -> list[catalog.PartSpe
                 name_en=f"{model} {kind.lower().replace('-', ' ')}",
                 category=category,
                 warranty_class=WARRANTY.get(kind, "handset"),
+                returnable=category in RETURNABLE,
                 models=(f"H-{model}",),
                 standard_cost=cost,
                 list_price=round(cost * 2.5 / 10) * 10,

@@ -61,6 +61,11 @@ class PartIn(BaseModel):
         default_factory=list, max_length=MAX_MODELS, description="Handset models it fits"
     )
     serialized: StrictBool = False
+    returnable: StrictBool = Field(
+        default=False,
+        description="A unit replaced in warranty goes back to the factory (boards, screens, "
+        "electronic parts, batteries); housings and the like do not",
+    )
     active: StrictBool = True
 
 
@@ -74,6 +79,7 @@ class PartPatch(BaseModel):
     name_en: Name | None = None
     category: Category | None = None
     warranty_class: WarrantyClass | None = None
+    returnable: StrictBool | None = None
     active: StrictBool | None = None
     models: list[ModelCode] | None = Field(
         default=None, max_length=MAX_MODELS, description="Replaces the list"
@@ -182,6 +188,7 @@ def create_part(body: PartIn, actor: CurrentActor, db: DB):
             warranty_class=body.warranty_class,
             models=body.models,
             serialized=body.serialized,
+            returnable=body.returnable,
             active=body.active,
         )
     )
@@ -204,6 +211,7 @@ def update_part(sku: Sku, body: PartPatch, actor: CurrentActor, db: DB):
             name_en=body.name_en,
             category=body.category,
             warranty_class=body.warranty_class,
+            returnable=body.returnable,
             active=body.active,
             models=body.models,
         )

@@ -109,6 +109,10 @@ class Part(SQLModel, table=True):
     name_en: str = SQLField(max_length=200)
     category: str = SQLField(max_length=40)
     warranty_class: str = SQLField(max_length=16)
+    # A unit replaced in warranty goes back to the factory (boards, screens,
+    # electronic parts, batteries): a write-off puts it in the point's
+    # DEFECTIVE stock. Housings and the like are not returned.
+    returnable: bool = False
     active: bool = True
     created_at: datetime = SQLField(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = SQLField(sa_column=Column(UTCDateTime(), nullable=False))
@@ -177,6 +181,10 @@ class PartView(BaseModel):
     name_en: str
     category: str
     warranty_class: WarrantyClass
+    returnable: bool = Field(
+        description="A unit replaced in warranty goes back to the factory (boards, screens, "
+        "electronic parts, batteries); a write-off puts it in the point's defective stock"
+    )
     serialized: bool
     active: bool
     models: list[str] = Field(description="Codes of the handset models the part fits")
@@ -436,6 +444,7 @@ def _part_view(
         name_en=part.name_en,
         category=part.category,
         warranty_class=WarrantyClass(part.warranty_class),
+        returnable=part.returnable,
         serialized=serialized,
         active=part.active,
         models=models,
@@ -483,6 +492,7 @@ def create_part(
     warranty_class: WarrantyClass | str,
     models: Sequence[str] = (),
     serialized: bool = False,
+    returnable: bool = False,
     active: bool = True,
 ) -> PartView:
     """A new part and its commodity (the SKU), in the caller's unit of work."""
@@ -503,6 +513,7 @@ def create_part(
         name_en=name_en,
         category=category,
         warranty_class=warranty.value,
+        returnable=bool(returnable),
         active=bool(active),
         created_at=now,
         updated_at=now,
@@ -528,6 +539,7 @@ def update_part(
     name_en: str | None = None,
     category: str | None = None,
     warranty_class: WarrantyClass | str | None = None,
+    returnable: bool | None = None,
     active: bool | None = None,
     models: Sequence[str] | None = None,
 ) -> PartView:
@@ -553,6 +565,8 @@ def update_part(
         part.category = category
     if warranty is not None:
         part.warranty_class = warranty.value
+    if returnable is not None:
+        part.returnable = bool(returnable)
     if active is not None:
         part.active = bool(active)
     if model_ids is not None and sorted(model_ids) != before.models:
@@ -834,6 +848,7 @@ class PartSpec:
     warranty_class: WarrantyClass | str
     models: tuple[str, ...] = ()
     serialized: bool = False
+    returnable: bool = False
     standard_cost: int | None = None
     list_price: int | None = None
 
@@ -879,6 +894,7 @@ def create_parts(
                 "name_en": s.name_en,
                 "category": s.category,
                 "warranty_class": WarrantyClass(s.warranty_class).value,
+                "returnable": bool(s.returnable),
                 "active": True,
                 "created_at": now,
                 "updated_at": now,

@@ -66,10 +66,16 @@ LOST = "LOST-IN-TRANSIT"
 # The cost of parts bought from suppliers (Expenses), opened by the first
 # purchase receipt.
 PURCHASES = "PURCHASES"
+# Parts used in repairs (Expenses), and the factory that takes defective
+# units back (an outside party).
+CONSUMED = "CONSUMED"
+FACTORY = "FACTORY"
 _SYSTEM_HOLDERS = {
     DISCREPANCIES: ("Units short on receipt, awaiting resolution", HolderKind.IN_TRANSIT),
     LOST: ("Units lost in transit", HolderKind.SCRAP),
     PURCHASES: ("Parts bought from suppliers, at agreed prices", HolderKind.PURCHASES),
+    CONSUMED: ("Consumed in repair", HolderKind.CONSUMED),
+    FACTORY: ("Factory", HolderKind.FACTORY),
 }
 
 
@@ -375,7 +381,8 @@ def update_lines(
 
 
 def system_holder(session: Session, code: str) -> Holder:
-    """DISCREPANCIES, LOST-IN-TRANSIT or PURCHASES, created by the first use."""
+    """One of the parts cycle's own holders (DISCREPANCIES, CONSUMED, …),
+    created by the first use."""
     name, kind = _SYSTEM_HOLDERS[code]
     holder = session.scalar(select(Holder).where(Holder.code == code))
     if holder is None:

@@ -58,6 +58,10 @@ class ShipmentKind(enum.StrEnum):
     ISSUE = "issue"  # against a requisition, from the warehouse's reserved stock
     TRANSFER = "transfer"  # warehouse to warehouse
     RETURN = "return"  # unused parts, a point back to its warehouse
+    # A point's defective stock (parts replaced in warranty) back to its
+    # warehouse: from the point's DEFECTIVE, received into the warehouse's.
+    DEFECTIVE = "defective"
+    FACTORY = "factory"  # a warehouse's defective parts and handsets to the factory
 
 
 class ShipmentState(enum.StrEnum):
