@@ -28,6 +28,7 @@ from api.routes import (
     masterdata,
     parts,
     purchasing,
+    repairs,
     stock,
     suppliers,
     users,
@@ -129,6 +130,7 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     app.include_router(parts.router)
     app.include_router(purchasing.router)
     app.include_router(warranty.router)
+    app.include_router(repairs.router)
 
     @app.get("/health", tags=["ops"], summary="Liveness (no login needed)")
     def health():

@@ -147,14 +147,19 @@ def return_parts(
     *,
     lines: Sequence[LineIn],
     point: str | None = None,
+    defective: bool = False,
     courier: str | None = None,
     tracking_number: str | None = None,
     key: str | None = None,
 ) -> ShipmentView:
-    """Send unused parts from a service point back to the warehouse serving it."""
+    """Send parts from a service point back to the warehouse serving it:
+    unused parts from its stock, or (`defective`) the defective parts its
+    in-warranty repairs replaced, which arrive in the warehouse's defective
+    stock on their way to the factory."""
     docs.require_roles(actor, "return parts", Role.SERVICE_POINT, *shipments.STAFF)
     request = {
         "point": point,
+        "defective": defective,
         "lines": [line.model_dump() for line in lines],
         "courier": courier,
         "tracking_number": tracking_number,
@@ -181,9 +186,8 @@ def return_parts(
     if located.served_by is None:
         raise InvalidInput(f"{point} has no warehouse serving it to return to", field="point")
     target = _location(session, located.served_by, "served_by")
-    return _ship(
-        session, actor, run, ShipmentKind.RETURN, source, target, lines, courier, tracking_number
-    )
+    kind = ShipmentKind.DEFECTIVE if defective else ShipmentKind.RETURN
+    return _ship(session, actor, run, kind, source, target, lines, courier, tracking_number)
 
 
 def _ship(session, actor, run, kind, source, target, lines, courier, tracking_number):

@@ -64,6 +64,24 @@ class ShipmentKind(enum.StrEnum):
     FACTORY = "factory"  # a warehouse's defective parts and handsets to the factory
 
 
+# The sender's account a shipment leaves, and the receiver's account it
+# arrives in (otherwise STOCK): defective units stay defective all the way.
+_LEAVES = {
+    ShipmentKind.ISSUE: "RESERVED",
+    ShipmentKind.DEFECTIVE: "DEFECTIVE",
+    ShipmentKind.FACTORY: "DEFECTIVE",
+}
+_ARRIVES = {ShipmentKind.DEFECTIVE: "DEFECTIVE"}
+
+
+def leaves_from(kind: ShipmentKind | str) -> str:
+    return _LEAVES.get(ShipmentKind(kind), "STOCK")
+
+
+def arrives_in(kind: ShipmentKind | str) -> str:
+    return _ARRIVES.get(ShipmentKind(kind), "STOCK")
+
+
 class ShipmentState(enum.StrEnum):
     IN_TRANSIT = "in_transit"
     RECEIVED = "received"
@@ -256,8 +274,9 @@ def ship(
     tracking_number: str | None = None,
 ) -> tuple[Shipment, journal.PostResult]:
     """Create a shipment in transit and post its entry: the sender's RESERVED
-    (an issue) or STOCK to the receiver's TRANSIT. The guard refuses what the
-    sender does not have, naming the account."""
+    (an issue), DEFECTIVE (defective units) or STOCK to the receiver's
+    TRANSIT. The guard refuses what the sender does not have, naming the
+    account."""
     today = session.info["window"].today()
     shipment = Shipment(
         kind=kind.value,
@@ -273,7 +292,7 @@ def ship(
     )
     session.add(shipment)
     session.flush()
-    source = "RESERVED" if kind is ShipmentKind.ISSUE else "STOCK"
+    source = leaves_from(kind)
     # The lines go in as one multi-row INSERT: a 50-line issue is one statement.
     session.execute(
         insert(line_t),
@@ -395,6 +414,7 @@ def receive(
                 shipped=line.quantity,
             )
     receiver = session.get(Holder, shipment.to_holder_id)
+    arrives = arrives_in(shipment.kind)
     settled = []
     postings = []
     shortages = []
@@ -405,7 +425,7 @@ def receive(
         if got:
             postings += [
                 PostingIn(account=transit, amount=-got),
-                PostingIn(account=account_code(receiver.code, "STOCK", line.code), amount=got),
+                PostingIn(account=account_code(receiver.code, arrives, line.code), amount=got),
             ]
         if short:
             postings += [
@@ -478,19 +498,20 @@ def lock_discrepancy(session: Session, actor: Actor, discrepancy_number_: str) -
 def resolve(
     session: Session, actor: Actor, discrepancy: Discrepancy, outcome: DiscrepancyState, reason
 ):
-    """Found: the units go into the receiver's stock. Lost: they are written
-    off to LOST-IN-TRANSIT and the discrepancy is flagged for charging."""
+    """Found: the units go into the receiver's stock (its defective stock
+    for defective units). Lost: they are written off to LOST-IN-TRANSIT and
+    the discrepancy is flagged for charging."""
     number_ = discrepancy_number(discrepancy.id)
     if discrepancy.state != DiscrepancyState.OPEN:
         docs.refuse_state("discrepancy", number_, discrepancy.state, "resolving", ["open"])
     sku = _skus(session, [discrepancy.commodity_id])[discrepancy.commodity_id]
     receiver = session.get(Holder, discrepancy.holder_id)
+    shipment = session.get(Shipment, discrepancy.shipment_id)
     if outcome is DiscrepancyState.FOUND:
-        target = account_code(receiver.code, "STOCK", sku)
+        target = account_code(receiver.code, arrives_in(shipment.kind), sku)
     else:
         docs.system_holder(session, docs.LOST)
         target = account_code(docs.LOST, "STOCK", sku)
-    shipment = session.get(Shipment, discrepancy.shipment_id)
     result = journal.post_entries(
         session,
         [
