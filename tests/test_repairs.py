@@ -315,3 +315,89 @@ def test_a_double_click_with_one_key_writes_off_once(call, db, today):
     # The same key for another repair is refused.
     other = _repair("R-2", _case(today), [("P-LCD", 1)])
     call("POST", "/repairs", "sp-a", other, 422, key="click-1")
+
+
+# -- the command line ------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_db(tmp_path, monkeypatch):
+    from tests.cli import cli_database
+
+    yield from cli_database(tmp_path, monkeypatch, lambda s: pn.build(s, s.info["window"].today()))
+
+
+def test_write_off_reverse_and_return_from_the_command_line(cli_db):
+    from tests.cli import run
+
+    pn.stock(cli_db, "SP-A", "P-LCD", 3)
+    with cli_db.reading() as s:
+        today = s.info["window"].today()
+    case = [
+        "--class", "handset", "--reported", today.isoformat(),
+        "--manufactured", (today - timedelta(days=300)).isoformat(),
+        "--purchased", (today - timedelta(days=200)).isoformat(), "--proof",
+    ]  # fmt: skip
+    who = ["--serial", "860000000000009", "--model", "X1", "--fault", "no display"]
+    claimed = run("repairs", "write-off", "R-1", *who, *case, "--part", "P-LCD=1",
+                  "--category", "DAP", "--as", "sp-a", code=1)  # fmt: skip
+    assert "WH, not DAP" in claimed
+    assert "SKU=UNITS" in run("repairs", "write-off", "R-1", *who, *case, "--part", "P-LCD",
+                              "--as", "sp-a", code=1)  # fmt: skip
+    out = run("repairs", "write-off", "R-1", *who, *case, "--part", "P-LCD=2", "--as", "sp-a")
+    assert "written_off" in out and "WH" in out
+    number = out.split()[0]
+    assert pn.balance(cli_db, "SP-A:DEFECTIVE:P-LCD") == 2
+    assert number in run("repairs", "list", "--point", "SP-A", "--month", f"{today:%Y-%m}")
+    assert "WH" in run("repairs", "list", "--month", f"{today:%Y-%m}", "--summary")
+    returned = run("shipments", "return", "--part", "P-LCD=1", "--defective", "--as", "sp-a")
+    assert "defective" in returned
+    assert pn.balance(cli_db, "RW-S:TRANSIT:P-LCD") == 1
+    refused = run("repairs", "reverse", number, "--reason", "typo", "--as", "sp-a", code=1)
+    assert "cannot be reversed" in refused
+    assert "RP-" in run("repairs", "show", number)
+
+
+# -- at once, on committed databases -----------------------------------------------------
+
+
+def test_many_write_offs_for_the_last_parts_and_one_repair_number_twice(fresh_db):
+    from ledger.errors import Duplicate, InsufficientBalance
+    from ledger.parts import repairs
+    from ledger.parts.requisitions import LineIn
+    from ledger.parts.warranty import Case
+    from tests.test_parts_races import _at_once
+
+    db = fresh_db
+    pn.network(db)
+    pn.stock(db, "SP-A", "P-LCD", 5)
+    who = pn.actor(db, "sp-a")
+    with db.reading() as s:
+        today = s.info["window"].today()
+    case = Case.model_validate(_case(today))
+
+    def write_off(number):
+        return db.transact(
+            lambda s: repairs.write_off(
+                s, who, repair_number=number, customer_serial="86", handset_model="X1",
+                fault="dead", case=case, parts=[LineIn(sku="P-LCD", quantity=1)],
+            )
+        )  # fmt: skip
+
+    # 12 repairs at once for 5 screens: exactly 5 written off.
+    results = _at_once(lambda i: write_off(f"R-{i}"), 12)
+    done = [r for r in results if isinstance(r, repairs.RepairView)]
+    short = [r for r in results if isinstance(r, InsufficientBalance)]
+    assert len(done) == 5 and len(short) == 7, results
+    assert pn.balance(db, "SP-A:STOCK:P-LCD") == 0
+    assert pn.balance(db, "SP-A:DEFECTIVE:P-LCD") == 5
+
+    # The same repair number twice at once (a double click without a key).
+    pn.stock(db, "SP-A", "P-LCD", 2)
+    results = _at_once(lambda i: write_off("R-TWICE"), 2)
+    assert sorted(type(r).__name__ for r in results) == ["Duplicate", "RepairView"], results
+    assert any(isinstance(r, Duplicate) for r in results)
+    assert pn.balance(db, "SP-A:STOCK:P-LCD") == 1
+    with db.reading() as s:
+        assert s.scalar(select(func.count()).select_from(Repair)) == 6
+    pn.sound(db)
