@@ -213,6 +213,7 @@ def demo(points: int = typer.Option(300, help="Number of service points")) -> No
         f"{summary.requisitions} requisitions, {summary.in_transit} shipments in transit, "
         f"{summary.open_discrepancies} open discrepanc"
         + ("y" if summary.open_discrepancies == 1 else "ies")
+        + f", {summary.repairs} repairs written off"
     )
     table = Table("user", "password", "role")
     for username, role, _ in DEMO_USERS:
