@@ -241,7 +241,10 @@ def test_a_point_sees_and_writes_only_its_own_repairs(call, db, today):
     call("GET", f"/repairs/{mine['number']}", "sp-b", status=404)
     call("POST", f"/repairs/{mine['number']}/reverse", "sp-b", {"reason": "x"}, 404)
     assert call("GET", "/repairs", "sp-b")["items"] == []
-    assert call("GET", "/repairs?point=SP-A", "sp-b")["items"] == []
+    call("GET", "/repairs?point=SP-A", "sp-b", status=404)
+    call("GET", f"/repairs/summary?month={today:%Y-%m}&point=SP-A", "sp-b", status=404)
+    assert call("GET", f"/repairs/summary?month={today:%Y-%m}", "sp-b")["point"] == "SP-B"
+    call("GET", f"/repairs/summary?month={today:%Y-%m}&point=NOPE", "finance", status=404)
     # Writing off at another point answers as if it did not exist.
     call(
         "POST", "/repairs", "sp-b", _repair("R-1", _case(today), [("P-LCD", 1)], point="SP-A"), 404
@@ -280,8 +283,30 @@ def test_wrong_input_gets_a_clear_problem_and_changes_nothing(call, db, today):
     # The same repair number again.
     dup = refused(_repair("R-1", _case(today), [("P-LCD", 1)]), 409, "duplicate")
     assert "RP-" in dup["detail"]
+    # The same number in lower case or full width is the same repair.
+    refused(_repair("r-1", _case(today), [("P-LCD", 1)]), 409, "duplicate")
+    refused(_repair("Ｒ-1", _case(today), [("P-LCD", 1)]), 409, "duplicate")
+    # Invisible characters are not printable text.
+    for text in ("R-1\u200b", "\u200b", "A\u0085B", "a\u202eb"):
+        refused(_repair(text, _case(today), [("P-LCD", 1)]), 422, "invalid-request")
+    refused(
+        {**_repair("R-2", _case(today), [("P-LCD", 1)]), "fault": "no\u2028display"},
+        422,
+        "invalid-request",
+    )
+    # Reported after today; the rules' own refusals name the case's field.
+    later = (today + timedelta(days=1)).isoformat()
+    refused(
+        _repair("R-2", _case(today, reported_on=later), [("P-LCD", 1)]),
+        422, "invalid-request", "case.reported_on",
+    )  # fmt: skip
+    refused(
+        _repair("R-2", _case(today, purchased_on=None), [("P-LCD", 1)]),
+        422, "invalid-request", "case.purchased_on",
+    )  # fmt: skip
     # Unknown part, a part twice, no parts, bad quantities, NUL bytes, far dates.
-    refused(_repair("R-2", _case(today), [("NOPE", 1)]), 422, "invalid-request")
+    unknown = refused(_repair("R-2", _case(today), [("NOPE", 1)]), 422, "invalid-request")
+    assert unknown["field"] == "parts[0].sku"
     refused(_repair("R-2", _case(today), [("P-LCD", 1), ("P-LCD", 1)]), 422, "invalid-request")
     refused(_repair("R-2", _case(today), []), 422, "invalid-request")
     refused(_repair("R-2", _case(today), [("P-LCD", 0)]), 422, "invalid-request")
@@ -401,3 +426,30 @@ def test_many_write_offs_for_the_last_parts_and_one_repair_number_twice(fresh_db
     with db.reading() as s:
         assert s.scalar(select(func.count()).select_from(Repair)) == 6
     pn.sound(db)
+
+
+def test_a_repair_worth_more_than_the_ledger_bound_is_refused(call, db, today):
+    def dear(s):
+        parts.create_part(
+            s, SYSTEM, "P-DEAR", name_zh="贵", name_en="Dear", category="board",
+            warranty_class="handset", returnable=True,
+        )  # fmt: skip
+        parts.set_price(
+            s, SYSTEM, "P-DEAR", effective_from=today, standard_cost=10**12, list_price=10**12
+        )
+
+    db.transact(dear)
+    before = _counts(db)
+    damaged = _case(today, man_made_damage=True)
+    answer = call("POST", "/repairs", "sp-a", _repair("R-1", damaged, [("P-DEAR", 1_000_000)]), 422)
+    assert answer["field"] == "parts[0].quantity" and "worth more than" in answer["detail"]
+    assert _counts(db) == before
+
+
+def test_a_reversed_f_repair_is_no_longer_chargeable(call, db, today):
+    damaged = _case(today, man_made_damage=True)
+    f = call("POST", "/repairs", "sp-a", _repair("R-1", damaged, [("P-LCD", 1)]), 201)
+    assert f["chargeable"] is True and f["charge"] == pn.COSTS["P-LCD"] * 2
+    back = call("POST", f"/repairs/{f['number']}/reverse", "sp-a", {"reason": "not ours"})
+    assert back["chargeable"] is False and back["charge"] == 0
+    assert call("GET", "/repairs", "sp-a")["items"][0]["charge"] == 0

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.catalog import locations
-from ledger.errors import InvalidInput, NotFound
+from ledger.errors import InsufficientBalance, InvalidInput, NotFound
 from ledger.models import Holder, HolderKind, Role
 from ledger.parts import documents as docs
 from ledger.parts import requisitions, shipments
@@ -95,8 +95,8 @@ def _location(session: Session, code: str, field: str) -> Holder:
     return holder
 
 
-def _ship_lines(session: Session, lines: Sequence[LineIn]) -> list[shipments.Line]:
-    checked = requisitions.check_lines(session, lines, active_only=False)
+def _ship_lines(session: Session, lines: Sequence[LineIn], what: str) -> list[shipments.Line]:
+    checked = requisitions.check_lines(session, lines, active_only=False, what=what)
     return [shipments.Line(cid, sku, quantity) for cid, sku, quantity in checked]
 
 
@@ -190,18 +190,35 @@ def return_parts(
     return _ship(session, actor, run, kind, source, target, lines, courier, tracking_number)
 
 
+_WHAT = {
+    ShipmentKind.TRANSFER: "a transfer",
+    ShipmentKind.RETURN: "a return",
+    ShipmentKind.DEFECTIVE: "a return of defective parts",
+}
+
+
 def _ship(session, actor, run, kind, source, target, lines, courier, tracking_number):
-    shipment, result = shipments.ship(
-        session,
-        actor,
-        kind=kind,
-        sender=source,
-        receiver=target,
-        lines=_ship_lines(session, lines),
-        refs={},
-        courier=courier,
-        tracking_number=tracking_number,
-    )
+    try:
+        shipment, result = shipments.ship(
+            session,
+            actor,
+            kind=kind,
+            sender=source,
+            receiver=target,
+            lines=_ship_lines(session, lines, _WHAT[kind]),
+            refs={},
+            courier=courier,
+            tracking_number=tracking_number,
+        )
+    except InsufficientBalance as exc:
+        if kind is not ShipmentKind.DEFECTIVE:
+            raise
+        raise InsufficientBalance(
+            f"{source.code} does not hold these defective parts: {exc.detail.split(';')[0]}; "
+            "return at most what its in-warranty repairs put in its defective stock "
+            f"(see GET /stock/{source.code})",
+            **exc.where,
+        ) from None
     run.record(
         shipment.id,
         None,

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import date, datetime
 
@@ -58,6 +59,7 @@ from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
 from ledger import journal
+from ledger.amounts import MAX_AMOUNT, format_amount
 from ledger.catalog.locations import Location, LocationStatus
 from ledger.catalog.parts import Part, prices_on
 from ledger.codes import account_code
@@ -79,7 +81,6 @@ SERIAL_MAX = 40
 MODEL_MAX = 80
 WRITERS = (Role.SERVICE_POINT, Role.ADMIN)
 IN_WARRANTY = frozenset({Category.DOA, Category.DAP, Category.WH})
-_ONE_LINE = re.compile(r"[^\x00-\x1f\x7f]+")
 
 
 class RepairState(enum.StrEnum):
@@ -234,10 +235,18 @@ def number(repair_id: int) -> str:
 
 
 def _text(value: str, field: str, limit: int) -> str:
+    """One line of printable text (no control, format or separator
+    characters: a zero-width space or a right-to-left mark is refused)."""
     text = value.strip() if isinstance(value, str) else ""
-    if not text or len(text) > limit or not _ONE_LINE.fullmatch(text):
+    if not text or len(text) > limit or not text.isprintable():
         raise InvalidInput(f"{field} is 1 to {limit} characters of printable text", field=field)
     return text
+
+
+def repair_number_text(value: str) -> str:
+    """The point's repair number as kept: printable, full-width forms folded
+    (NFKC) and upper case, so that `r-1` and `Ｒ-1` are the repair `R-1`."""
+    return unicodedata.normalize("NFKC", _text(value, "repair_number", NUMBER_MAX)).upper()
 
 
 def _case(row: Repair) -> Case:
@@ -333,12 +342,37 @@ def _point(session: Session, actor: Actor, point: str | None) -> Holder:
                 f"point {point!r} is not a service point; repairs are written off at points",
                 field="point",
             )
+    _require_not_terminated(session, holder)
+    return holder
+
+
+def _require_not_terminated(session: Session, holder: Holder) -> None:
+    """A terminated point may write off and reverse nothing; a suspended one
+    still writes off the repairs it did (it may requisition nothing)."""
     status = session.scalar(select(Location.status).where(Location.holder_id == holder.id))
     if status == LocationStatus.TERMINATED:
         raise InvalidState(
             f"{holder.code} is terminated and may write off nothing", location=holder.code
         )
-    return holder
+
+
+def _decide(case: Case, today: date) -> Decision:
+    """The rules' decision for a repair written off `today`: a case cannot be
+    reported after the day it is written off. A refusal names the case's
+    field (`case.purchased_on`)."""
+    if case.reported_on > today:
+        raise InvalidInput(
+            f"case.reported_on {case.reported_on} is after today ({today}): a repair is "
+            "written off once the customer has brought the handset",
+            field="case.reported_on",
+        )
+    try:
+        return decide(case)
+    except InvalidInput as exc:
+        field = exc.where.get("field")
+        raise InvalidInput(
+            exc.detail, **{**exc.where, "field": f"case.{field}" if field else "case"}
+        ) from None
 
 
 def _write_off_postings(point: str, sku: str, quantity: int, defective: int) -> list[PostingIn]:
@@ -388,12 +422,13 @@ def write_off(
     run = docs.begin(session, actor, "repair", "write_off", key, request)
     if run.replay is not None:
         return RepairView.model_validate(run.replay)
-    repair_number = _text(repair_number, "repair_number", NUMBER_MAX)
+    repair_number = repair_number_text(repair_number)
     customer_serial = _text(customer_serial, "customer_serial", SERIAL_MAX)
     handset_model = _text(handset_model, "handset_model", MODEL_MAX)
     fault = docs.reason_text(fault, required=True, field="fault")
     holder = _point(session, actor, point)
-    decision = decide(case)
+    today = session.info["window"].today()
+    decision = _decide(case, today)
     if category is not None and category is not decision.category:
         raise InvalidInput(
             f"the warranty rules make this repair {decision.category.value}, not "
@@ -401,10 +436,6 @@ def write_off(
             field="category",
             decided=decision.category.value,
         )
-    if not parts:
-        raise InvalidInput("a write-off needs at least one part used", field="parts")
-    if len(parts) > MAX_PARTS:
-        raise InvalidInput(f"a repair uses at most {MAX_PARTS} part lines", field="parts")
     existing = session.scalar(
         select(repair_t.c.id).where(
             repair_t.c.holder_id == holder.id,
@@ -419,8 +450,10 @@ def write_off(
             field="repair_number",
             repair=number(existing),
         )
-    checked = requisitions.check_lines(session, parts, active_only=False)
-    today = session.info["window"].today()
+    checked = requisitions.check_lines(
+        session, parts, active_only=False, what="a repair's write-off", field="parts",
+        max_lines=MAX_PARTS,
+    )  # fmt: skip
     ids = [cid for cid, _, _ in checked]
     prices = prices_on(session, ids, today)
     returnable = dict(
@@ -441,6 +474,14 @@ def write_off(
             )
         defective = quantity if in_warranty and returnable.get(commodity_id) else 0
         cost, list_price = prices[commodity_id]
+        if quantity * max(cost, list_price) > MAX_AMOUNT:
+            raise InvalidInput(
+                f"line {i}: {quantity:,} x {sku} is worth more than {format_amount(MAX_AMOUNT, 2)} "
+                "CNY; a repair uses a handful of parts: check the quantity",
+                field=f"parts[{i - 1}].quantity",
+                line=i,
+                sku=sku,
+            )
         rows.append(
             {
                 "line_no": i, "commodity_id": commodity_id, "quantity": quantity,
@@ -451,6 +492,12 @@ def write_off(
     docs.system_holder(session, docs.CONSUMED)
     cost = sum(r["quantity"] * r["unit_cost"] for r in rows)
     charge = 0 if in_warranty else sum(r["quantity"] * r["unit_list_price"] for r in rows)
+    if max(cost, charge) > MAX_AMOUNT:
+        raise InvalidInput(
+            f"the parts of this repair are worth more than {format_amount(MAX_AMOUNT, 2)} CNY "
+            "together; check the quantities",
+            field="parts",
+        )
     now = utcnow()
     row = Repair(
         holder_id=holder.id,
@@ -520,14 +567,14 @@ def _post(session, actor, row: Repair, holder: Holder, postings, *, kind, revers
     except InsufficientBalance as exc:
         if kind == "repair_write_off":
             raise InsufficientBalance(
-                f"{holder.code} does not hold the parts this repair used: {exc.detail} "
-                "Receive them first, or requisition them.",
+                f"{holder.code} does not hold the parts this repair used: "
+                f"{exc.detail.split(';')[0]}; receive them first, or requisition them",
                 **exc.where,
             ) from None
         raise InsufficientBalance(
-            f"the write-off of repair {row.repair_number} cannot be reversed: {exc.detail} "
-            "The defective parts it put in the point's defective stock have left it "
-            "(returned to the warehouse?).",
+            f"the write-off of repair {row.repair_number} cannot be reversed: "
+            f"{exc.detail.split(';')[0]}; the defective parts it put in the point's defective "
+            "stock have left it (returned to the warehouse?)",
             **exc.where,
         ) from None
 
@@ -559,6 +606,7 @@ def reverse(
     if row.state != RepairState.WRITTEN_OFF:
         docs.refuse_state("repair", repair, row.state, "reversing", [RepairState.WRITTEN_OFF])
     holder = session.get(Holder, row.holder_id)
+    _require_not_terminated(session, holder)
     lines = session.execute(
         select(part_t.c.quantity, part_t.c.defective, Commodity.code)
         .join(Commodity, Commodity.id == part_t.c.commodity_id)
@@ -575,6 +623,9 @@ def reverse(
     )
     row.state = RepairState.REVERSED.value
     row.retired_as = row.id
+    # Nothing is left to charge: settlement charges standing repairs only.
+    row.chargeable = False
+    row.charge = 0
     row.reversed_by = actor.username
     row.reversed_at = utcnow()
     row.reversal_reason = reason
@@ -606,25 +657,39 @@ MONTH_RE = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 def month_range(month: str) -> tuple[date, date]:
     """The first and the last day of a month written YYYY-MM."""
     match = MONTH_RE.fullmatch(month or "")
-    if match is None or not 2000 <= int(match.group(1)) <= 2100:
+    if match is None:
         raise InvalidInput(
             f"month {month!r} is not a month: write YYYY-MM, e.g. 2026-11", field="month"
         )
+    if not 2000 <= int(match.group(1)) <= 2100:
+        raise InvalidInput(f"month {month} is out of range: from 2000-01 to 2100-12", field="month")
     year, mon = int(match.group(1)), int(match.group(2))
     first = date(year, mon, 1)
     following = date(year + mon // 12, mon % 12 + 1, 1)
     return first, date.fromordinal(following.toordinal() - 1)
 
 
+def _point_filter(session: Session, actor: Actor, point: str | None) -> tuple[int, str] | None:
+    """The point a list is limited to, (holder id, code): the one asked for,
+    and a service point's own in any case. An unknown location, or another
+    point asked for by a point, is not found (the same answer)."""
+    if point is None:
+        if actor.sees_everything:
+            return None
+        return actor.holder_id, session.scalar(
+            select(Holder.code).where(Holder.id == actor.holder_id)
+        )
+    holder_id = session.scalar(
+        select(Holder.id).where(Holder.code == point, Holder.kind == HolderKind.SERVICE_POINT.value)
+    )
+    if holder_id is None or not (actor.sees_everything or holder_id == actor.holder_id):
+        raise NotFound(f"no service point {point!r}", location=point)
+    return holder_id, point
+
+
 def _scope(stmt, actor: Actor, session: Session, point: str | None):
-    """Limit to what the actor sees, and to one point if asked. A point
-    naming another point sees nothing, as if it did not exist."""
-    if not actor.sees_everything:
-        stmt = stmt.where(repair_t.c.holder_id == actor.holder_id)
-    if point is not None:
-        holder_id = session.scalar(select(Holder.id).where(Holder.code == point))
-        stmt = stmt.where(repair_t.c.holder_id == (holder_id if holder_id is not None else -1))
-    return stmt
+    scope = _point_filter(session, actor, point)
+    return stmt if scope is None else stmt.where(repair_t.c.holder_id == scope[0])
 
 
 def list_repairs(
@@ -692,11 +757,13 @@ def month_summary(
         )
         .group_by(repair_t.c.category)
     )
-    stmt = _scope(stmt, actor, session, point)
+    scope = _point_filter(session, actor, point)
+    if scope is not None:
+        stmt = stmt.where(repair_t.c.holder_id == scope[0])
     found = {row[0]: row for row in session.execute(stmt)}
     return MonthSummary(
         month=month,
-        point=point,
+        point=scope[1] if scope else None,
         categories=[
             CategoryTotal(
                 category=c,
