@@ -2,7 +2,7 @@
 movements, on the real served app.
 
 Run from the project root (PostgreSQL at TEST_DATABASE_URL, default
-postgresql://postgres@127.0.0.1:5432/test; about 2 minutes for both backends):
+postgresql://postgres@127.0.0.1:5432/test; about 2.5 minutes for both backends):
 
     .venv/bin/python bench/repair_write_off.py [--backend sqlite|postgresql|both]
         [--per-round N] [--rounds R] [--clients 1,4] [--workers 2]
