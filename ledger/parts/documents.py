@@ -66,10 +66,14 @@ LOST = "LOST-IN-TRANSIT"
 # The cost of parts bought from suppliers (Expenses), opened by the first
 # purchase receipt.
 PURCHASES = "PURCHASES"
+# Stock-count differences (Income: gains credit it, losses debit it), opened
+# by the first approved count that finds one.
+STOCK_COUNT = "STOCK-COUNT"
 _SYSTEM_HOLDERS = {
     DISCREPANCIES: ("Units short on receipt, awaiting resolution", HolderKind.IN_TRANSIT),
     LOST: ("Units lost in transit", HolderKind.SCRAP),
     PURCHASES: ("Parts bought from suppliers, at agreed prices", HolderKind.PURCHASES),
+    STOCK_COUNT: ("Stock-count differences", HolderKind.COUNT_DIFFERENCE),
 }
 
 
@@ -375,7 +379,7 @@ def update_lines(
 
 
 def system_holder(session: Session, code: str) -> Holder:
-    """DISCREPANCIES, LOST-IN-TRANSIT or PURCHASES, created by the first use."""
+    """DISCREPANCIES, LOST-IN-TRANSIT, PURCHASES or STOCK-COUNT, created by the first use."""
     name, kind = _SYSTEM_HOLDERS[code]
     holder = session.scalar(select(Holder).where(Holder.code == code))
     if holder is None:
