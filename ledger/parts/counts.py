@@ -66,7 +66,7 @@ from sqlmodel import SQLModel
 
 from ledger import journal
 from ledger.catalog.parts import Part, standard_costs_on
-from ledger.codes import account_code
+from ledger.codes import COMMODITY_RE, account_code
 from ledger.errors import InsufficientBalance, InvalidInput, InvalidState, NotFound
 from ledger.journal import EntryIn, PostingIn
 from ledger.models import Account, Commodity, CommodityKind, Holder, Purpose, Role
@@ -163,9 +163,11 @@ line_t = StockCountLine.__table__
 # -- views -------------------------------------------------------------------------
 
 
-class CountIn(BaseModel):
+@dataclass(frozen=True, slots=True)
+class CountIn:
     """One counted figure: a SKU and the units found. `row` names it in
-    errors (a sheet's row number; the position in a JSON list otherwise)."""
+    errors (a sheet's row number; the position in the list otherwise). Not
+    a pydantic model: nothing is coerced, `enter` checks every value."""
 
     sku: str
     counted: int
@@ -459,7 +461,7 @@ def _scope(
         return None
     if not 1 <= len(skus) <= MAX_COUNT_LINES:
         raise InvalidInput(f"list 1 to {MAX_COUNT_LINES:,} SKUs", field="skus")
-    known = _part_ids(session, [s for s in skus if isinstance(s, str)])
+    known = _part_ids(session, [s for s in skus if _is_sku(s)])
     for i, sku in enumerate(skus):
         if sku not in known:
             raise InvalidInput(
@@ -575,6 +577,10 @@ def _require_state(count: StockCount, action: str, *allowed: CountState) -> None
         )
 
 
+def _is_sku(value: object) -> bool:
+    return isinstance(value, str) and COMMODITY_RE.fullmatch(value) is not None
+
+
 def _where(line: CountIn, i: int) -> str:
     return f"row {line.row}" if line.row is not None else f"line {i + 1}"
 
@@ -617,7 +623,7 @@ def enter(
         _check_counted(line, i)
     count = _load(session, actor, count_number, lock=True)
     _require_state(count, "entering counts", CountState.OPEN)
-    parts = _part_ids(session, [line.sku for line in lines])
+    parts = _part_ids(session, [line.sku for line in lines if _is_sku(line.sku)])
     for i, line in enumerate(lines):
         if line.sku not in parts:
             raise InvalidInput(
