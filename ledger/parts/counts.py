@@ -552,9 +552,13 @@ def open_count(
     elif scope:
         ids = list(_part_ids(session, scope["skus"]).values())
         source = source.where(Account.commodity_id.in_(ids))
-    lines = session.execute(
+    session.execute(
         insert(line_t).from_select(["count_id", "line_no", "commodity_id", "book"], source)
-    ).rowcount
+    )
+    # Counted, not the rowcount: not every driver reports one for INSERT … SELECT.
+    lines = session.scalar(
+        select(func.count()).select_from(line_t).where(line_t.c.count_id == count.id)
+    )
     if lines > MAX_COUNT_LINES:
         raise InvalidInput(
             f"{location} holds {lines:,} parts, more than a count's {MAX_COUNT_LINES:,} lines; "
