@@ -1,7 +1,7 @@
 """The stock count's spreadsheets: the count sheet a counter fills in, read
 back into counts, and the variance report.
 
-Written with XlsxWriter (constant memory, row by row), read with openpyxl in
+Written with XlsxWriter, read with openpyxl in
 read-only mode (it streams: a 50,000-line sheet is not held as cells). The
 ledger knows nothing of Excel: this module turns a sheet into the
 `ledger.parts.counts.CountIn` lines its services take, checking every row
@@ -44,7 +44,10 @@ MAX_SHEET_BYTES = 8 * 1024 * 1024
 
 
 def _workbook(buffer: io.BytesIO) -> xlsxwriter.Workbook:
-    return xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": True})
+    # XlsxWriter's default mode (parts staged in temporary files, shared
+    # strings) closed a 20,000-line sheet in 0.7 s, constant_memory +
+    # in_memory in 1.0 s (measured here: bench/stock_count.py).
+    return xlsxwriter.Workbook(buffer)
 
 
 def write_sheet(sheet: Sheet) -> bytes:
@@ -59,21 +62,21 @@ def write_sheet(sheet: Sheet) -> bytes:
         headers.append(BOOK_HEADER)
     headers.append(COUNTED_HEADER)
     widths = [22, 30, 36, 14, 16] if not sheet.blind else [22, 30, 36, 16]
+    last = len(headers) - 1
     for col, (title, width) in enumerate(zip(headers, widths, strict=True)):
-        ws.set_column(col, col, width)
+        # The column to fill in is shaded as a column, not cell by cell.
+        ws.set_column(col, col, width, counted_fmt if col == last else None)
         ws.write_string(0, col, title, bold)
     ws.freeze_panes(1, 0)
-    last = len(headers) - 1
+    write_string, write_number = ws.write_string, ws.write_number
     for row, line in enumerate(sheet.lines, start=1):
-        ws.write_string(row, 0, line.sku)
-        ws.write_string(row, 1, line.name_zh)
-        ws.write_string(row, 2, line.name_en)
+        write_string(row, 0, line.sku)
+        write_string(row, 1, line.name_zh)
+        write_string(row, 2, line.name_en)
         if not sheet.blind:
-            ws.write_number(row, 3, line.book)
-        if line.counted is None:
-            ws.write_blank(row, last, None, counted_fmt)
-        else:
-            ws.write_number(row, last, line.counted, counted_fmt)
+            write_number(row, 3, line.book)
+        if line.counted is not None:
+            write_number(row, last, line.counted, counted_fmt)
     info = book.add_worksheet("说明 About")
     count = sheet.count
     for row, (label, value) in enumerate(

@@ -65,6 +65,7 @@ from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
 from ledger import journal
+from ledger.amounts import MAX_AMOUNT
 from ledger.catalog.parts import Part, standard_costs_on
 from ledger.codes import COMMODITY_RE, account_code
 from ledger.errors import InsufficientBalance, InvalidInput, InvalidState, NotFound
@@ -627,30 +628,40 @@ def enter(
         _check_counted(line, i)
     count = _load(session, actor, count_number, lock=True)
     _require_state(count, "entering counts", CountState.OPEN)
-    parts = _part_ids(session, [line.sku for line in lines if _is_sku(line.sku)])
+    # SKU -> (commodity, line no) of the count's lines: they are parts already;
+    # only the SKUs beyond them are looked up in the catalog.
+    in_count = {
+        sku: (commodity_id, line_no)
+        for sku, commodity_id, line_no in session.execute(
+            select(Commodity.code, line_t.c.commodity_id, line_t.c.line_no)
+            .join(Commodity, Commodity.id == line_t.c.commodity_id)
+            .where(line_t.c.count_id == count.id)
+        )
+    }
+    beyond = {line.sku for line in lines if _is_sku(line.sku) and line.sku not in in_count}
+    parts = _part_ids(session, sorted(beyond)) if beyond else {}
     for i, line in enumerate(lines):
-        if line.sku not in parts:
+        if not _is_sku(line.sku) or (line.sku not in in_count and line.sku not in parts):
             raise InvalidInput(
                 f"{_where(line, i)}: {line.sku!r} is not a part of the catalog; correct the "
                 "SKU (nothing of this batch was entered)",
                 field="sku",
                 row=line.row if line.row is not None else i + 1,
-                sku=line.sku,
+                sku=line.sku if isinstance(line.sku, str) else None,
             )
-    by_commodity = dict(
-        session.execute(
-            select(line_t.c.commodity_id, line_t.c.line_no).where(line_t.c.count_id == count.id)
-        ).all()
-    )
     counted: dict[int, int] = {}  # line no -> units; the last value for a SKU wins
     new: dict[int, int] = {}  # commodity id -> line no, for parts beyond the snapshot
     next_line = count.line_count
     for line in lines:
-        commodity_id = parts[line.sku]
-        line_no = by_commodity.get(commodity_id) or new.get(commodity_id)
-        if line_no is None:
-            next_line += 1
-            line_no = new[commodity_id] = next_line
+        known = in_count.get(line.sku)
+        if known is not None:
+            line_no = known[1]
+        else:
+            commodity_id = parts[line.sku]
+            line_no = new.get(commodity_id)
+            if line_no is None:
+                next_line += 1
+                line_no = new[commodity_id] = next_line
         counted[line_no] = line.counted
     if next_line > MAX_COUNT_LINES:
         raise InvalidInput(
@@ -831,6 +842,16 @@ def variances(
 # -- approving and cancelling --------------------------------------------------------
 
 
+def _posting(account: str, amount: int) -> PostingIn:
+    """A posting built from codes the ledger holds (a location's, a part's)
+    and a non-zero amount within the bound is built as is, without
+    re-validating its pattern (a third of the approval's time at 20,000
+    lines); anything else is validated as every posting is."""
+    if amount and -MAX_AMOUNT <= amount <= MAX_AMOUNT and len(account) <= 120:
+        return PostingIn.model_construct(account=account, amount=amount, serials=[])
+    return PostingIn(account=account, amount=amount)
+
+
 def variance_entries(
     location: str, count_number: str, lines: Sequence[tuple[str, int]]
 ) -> list[EntryIn]:
@@ -842,12 +863,8 @@ def variance_entries(
     for i, start in enumerate(range(0, len(lines), LINES_PER_ENTRY), start=1):
         postings = []
         for sku, variance in lines[start : start + LINES_PER_ENTRY]:
-            postings.append(
-                PostingIn(account=account_code(location, "STOCK", sku), amount=variance)
-            )
-            postings.append(
-                PostingIn(account=account_code(STOCK_COUNT, "STOCK", sku), amount=-variance)
-            )
+            postings.append(_posting(account_code(location, "STOCK", sku), variance))
+            postings.append(_posting(account_code(STOCK_COUNT, "STOCK", sku), -variance))
         refs = {"stock_count": count_number}
         if parts > 1:
             refs["part"] = f"{i}/{parts}"
