@@ -459,3 +459,13 @@ def _sheet_rows(path) -> list[tuple]:
     rows = [tuple(r) for r in book.worksheets[0].iter_rows(values_only=True)]
     book.close()
     return rows
+
+
+def test_only_the_sheet_upload_takes_a_binary_multipart_body(call, client):
+    _stock(client.app.state.db, **{"P-LCD": 1})
+    number = call("POST", "/counts", "clerk", {"location": "RW-S"}, 201)["number"]
+    binary = {"file": ("x.bin", b"\x00\x01", "application/octet-stream")}
+    answer = call("POST", f"/counts/{number}/lines", "clerk", status=422, files=binary)
+    assert answer["field"] == "body" and "NUL" in answer["detail"]
+    answer = call("POST", f"/counts/{number}/sheet", "clerk", status=422, files=binary)
+    assert "not an xlsx workbook" in answer["detail"]
