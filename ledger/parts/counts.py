@@ -68,6 +68,7 @@ from ledger import journal
 from ledger.amounts import MAX_AMOUNT
 from ledger.catalog.parts import Part, standard_costs_on
 from ledger.codes import COMMODITY_RE, account_code
+from ledger.driver_sql import DriverSql
 from ledger.errors import InsufficientBalance, InvalidInput, InvalidState, NotFound
 from ledger.journal import EntryIn, PostingIn
 from ledger.models import Account, Commodity, CommodityKind, Holder, Purpose, Role
@@ -677,7 +678,7 @@ def enter(
                 for c, n in new.items()
             ],
         )
-    docs.update_lines(session, line_t, "count_id", count.id, {"counted": counted})
+    _set_counted(session, count.id, counted)
     count.line_count = next_line
     count.updated_at = utcnow()
     session.flush()
@@ -688,6 +689,25 @@ def enter(
         detail={"counted": len(counted), **({"added": len(new)} if new else {})},
     )
     return run.finish(view(session, count))
+
+
+def _set_counted(session: Session, count_id: int, counted: dict[int, int]) -> None:
+    """Set the counted figure of many lines in one UPDATE
+    fed by a table of (line no, units): one statement on PostgreSQL (arrays,
+    `unnest`), a few on SQLite (VALUES lists within its parameter limit),
+    not a statement per line: 20,000 lines took 1 s as an executemany on
+    PostgreSQL."""
+    conn = session.connection()
+    sql = DriverSql.of(conn)
+    rows = sorted(counted.items())
+    for table, params in sql.table_of(("integer", "bigint"), rows):
+        conn.exec_driver_sql(
+            f"WITH v(line_no, counted) AS ({table}) "
+            "UPDATE stock_count_line SET counted = v.counted FROM v "
+            f"WHERE stock_count_line.count_id = {int(count_id)} "
+            "AND stock_count_line.line_no = v.line_no",
+            params,
+        )
 
 
 def submit(
