@@ -70,12 +70,16 @@ PURCHASES = "PURCHASES"
 # units back (an outside party).
 CONSUMED = "CONSUMED"
 FACTORY = "FACTORY"
+# Stock-count differences (Income: gains credit it, losses debit it), opened
+# by the first approved count that finds one.
+STOCK_COUNT = "STOCK-COUNT"
 _SYSTEM_HOLDERS = {
     DISCREPANCIES: ("Units short on receipt, awaiting resolution", HolderKind.IN_TRANSIT),
     LOST: ("Units lost in transit", HolderKind.SCRAP),
     PURCHASES: ("Parts bought from suppliers, at agreed prices", HolderKind.PURCHASES),
     CONSUMED: ("Consumed in repair", HolderKind.CONSUMED),
     FACTORY: ("Factory", HolderKind.FACTORY),
+    STOCK_COUNT: ("Stock-count differences", HolderKind.COUNT_DIFFERENCE),
 }
 
 
