@@ -70,12 +70,16 @@ PURCHASES = "PURCHASES"
 # units back (an outside party).
 CONSUMED = "CONSUMED"
 FACTORY = "FACTORY"
+# Defective units on their way to the factory (shipped, not yet counted by
+# it): the factory is an outside party and holds no TRANSIT of its own.
+TO_FACTORY = "TO-FACTORY"
 _SYSTEM_HOLDERS = {
     DISCREPANCIES: ("Units short on receipt, awaiting resolution", HolderKind.IN_TRANSIT),
     LOST: ("Units lost in transit", HolderKind.SCRAP),
     PURCHASES: ("Parts bought from suppliers, at agreed prices", HolderKind.PURCHASES),
     CONSUMED: ("Consumed in repair", HolderKind.CONSUMED),
     FACTORY: ("Factory", HolderKind.FACTORY),
+    TO_FACTORY: ("Defective units in transit to the factory", HolderKind.IN_TRANSIT),
 }
 
 
