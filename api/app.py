@@ -23,6 +23,7 @@ from api.hygiene import Hygiene
 from api.routes import (
     auth,
     catalog,
+    factory,
     ledger,
     locations,
     masterdata,
@@ -128,6 +129,7 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     app.include_router(suppliers.router)
     app.include_router(parts.router)
     app.include_router(purchasing.router)
+    app.include_router(factory.router)
     app.include_router(warranty.router)
 
     @app.get("/health", tags=["ops"], summary="Liveness (no login needed)")

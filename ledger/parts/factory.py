@@ -301,13 +301,6 @@ def _check_lines(session: Session, sender: Holder, lines: Sequence[ReturnLineIn]
             )
         )
     }
-    models = dict(
-        session.execute(
-            select(HandsetModel.commodity_id, HandsetModel.colours).where(
-                HandsetModel.commodity_id.in_([v[0] for v in known.values()])
-            )
-        ).all()
-    )
     part_ids = [v[0] for v in known.values() if v[1] == "part"]
     fits: dict[int, list[int]] = defaultdict(list)
     for part_id, model_id in session.execute(
@@ -316,7 +309,17 @@ def _check_lines(session: Session, sender: Holder, lines: Sequence[ReturnLineIn]
         )
     ):
         fits[part_id].append(model_id)
-    code_of = {v[0]: code for code, v in known.items()}
+    fit_ids = {m for ids in fits.values() for m in ids}
+    code_of = dict(
+        session.execute(select(Commodity.id, Commodity.code).where(Commodity.id.in_(fit_ids))).all()
+    )
+    models = dict(
+        session.execute(
+            select(HandsetModel.commodity_id, HandsetModel.colours).where(
+                HandsetModel.commodity_id.in_(fit_ids | {v[0] for v in known.values()})
+            )
+        ).all()
+    )
     all_serials = [s for line in lines for s in (line.serials or ()) if isinstance(s, str)]
     held = {
         serial: (account, colour)
