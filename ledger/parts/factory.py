@@ -341,7 +341,8 @@ def _check_lines(session: Session, sender: Holder, lines: Sequence[ReturnLineIn]
                 line=i,
                 sku=line.sku,
             )
-        commodity_id, _, serialized = found
+        commodity_id, kind, serialized = found
+        serials: tuple[str, ...] = ()
         if serialized:
             serials = _check_serials(line, i, field, seen_serials)
             account = account_code(sender.code, "DEFECTIVE", line.sku)
@@ -349,38 +350,40 @@ def _check_lines(session: Session, sender: Holder, lines: Sequence[ReturnLineIn]
                 if held.get(serial, (None,))[0] != account:
                     raise SerialNotAtSource(
                         f"line {i}: serial {serial} is not in {account}; ship only the "
-                        "defective handsets the warehouse holds",
+                        "defective units the warehouse holds",
                         field=f"{field}.serials[{j}]",
                         serial=serial,
                         account=account,
                     )
-            if line.model not in (None, line.sku):
-                raise InvalidInput(
-                    f"line {i}: a handset belongs to its own model {line.sku}, not {line.model}",
-                    field=f"{field}.model",
-                    line=i,
-                )
             if line.colour is not None:
                 raise InvalidInput(
-                    f"line {i}: a handset's colour is its serial's recorded colour; leave "
-                    "colour out",
+                    f"line {i}: a serialized unit's colour is its serial's recorded colour; "
+                    "leave colour out",
                     field=f"{field}.colour",
                     line=i,
                 )
-            out.append(
-                _Checked(
-                    commodity_id, line.sku, len(serials), commodity_id, None, serials,
-                    {s: held[s][1] for s in serials},
+            colours = {s: held[s][1] for s in serials}
+            if kind == "handset":
+                if line.model not in (None, line.sku):
+                    raise InvalidInput(
+                        f"line {i}: a handset belongs to its own model {line.sku}, "
+                        f"not {line.model}",
+                        field=f"{field}.model",
+                        line=i,
+                    )
+                out.append(
+                    _Checked(
+                        commodity_id, line.sku, len(serials), commodity_id, None, serials, colours
+                    )
                 )
-            )  # fmt: skip
-            continue
-        if line.serials:
+                continue
+        elif line.serials:
             raise InvalidInput(
                 f"line {i}: {line.sku} is not serialized; give a quantity, not serials",
                 field=f"{field}.serials",
                 line=i,
             )
-        if type(line.quantity) is not int or not 1 <= line.quantity <= MAX_LINE_QUANTITY:
+        elif type(line.quantity) is not int or not 1 <= line.quantity <= MAX_LINE_QUANTITY:
             raise InvalidInput(
                 f"line {i}: quantity {line.quantity} is not valid; ship 1 to "
                 f"{MAX_LINE_QUANTITY:,} units",
@@ -418,6 +421,11 @@ def _check_lines(session: Session, sender: Holder, lines: Sequence[ReturnLineIn]
                     field=f"{field}.model",
                     line=i,
                 )
+        if serialized:
+            out.append(
+                _Checked(commodity_id, line.sku, len(serials), model_id, None, serials, colours)
+            )
+            continue
         colour = _colour(line.colour, models.get(model_id) or [], i, field)
         out.append(_Checked(commodity_id, line.sku, line.quantity, model_id, colour, (), {}))
     return out
