@@ -341,7 +341,14 @@ def test_wrong_input_changes_nothing(client, db):
 
 def test_a_double_clicked_confirm_with_one_key_posts_once(client, db):
     call = Caller(client, db)
-    number = call("POST", "/factory-returns", body=SHIP, status=201).json()["number"]
+    ship_key = {"Idempotency-Key": "ship-once"}
+    shipped = call("POST", "/factory-returns", body=SHIP, status=201, headers=ship_key).json()
+    after = counts(db)
+    again = call("POST", "/factory-returns", body=SHIP, status=201, headers=ship_key).json()
+    assert again == shipped and counts(db) == after
+    other = {**SHIP, "tracking_number": "SF999"}
+    call("POST", "/factory-returns", body=other, status=422, headers=ship_key)
+    number = shipped["number"]
     body = {"lines": [{"line_no": 1, "quantity": 2}]}
     key = {"Idempotency-Key": "confirm-once"}
     first = call("POST", f"/factory-returns/{number}/confirm", body=body, headers=key).json()

@@ -10,6 +10,12 @@ found (into the receiver's stock) or lost (written off, flagged for
 charging). So at every moment: in transit toward a holder = shipped −
 received − short.
 
+A return to the factory (`ledger.parts.factory`) is a shipment too, from a
+warehouse's DEFECTIVE to TO-FACTORY:TRANSIT (the factory, an outside party,
+holds no transit); the factory's count closes it instead of a receipt, and
+its differences are discrepancies with a direction: short (resolved like any
+shortage, by serial for serialized units) or over (nothing posted).
+
 This module knows nothing of requisitions; `ledger.parts.receiving` tells a
 requisition what its shipments did.
 """
