@@ -44,7 +44,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlmodel import Field, SQLModel
 
 from ledger import journal
@@ -911,8 +911,6 @@ class _LineRow:
 
 
 def _line_rows(session: Session, shipment_id: int) -> list[_LineRow]:
-    from sqlalchemy.orm import aliased
-
     model_c = aliased(Commodity)
     rows = session.execute(
         select(
