@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format bench bench-http bench-stock bench-cycle bench-parts fuzz clean
+.PHONY: install run test lint format bench bench-http bench-stock bench-cycle bench-parts bench-repairs fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ bench-stock: $(STAMP)
 # The parts cycle over HTTP beside the same movements as plain entries.
 bench-cycle: $(STAMP)
 	$(BIN)/python bench/requisition_cycle.py
+
+# Repairs written off over HTTP beside POST /entries of the same postings, on
+# SQLite and PostgreSQL (BENCH_REPAIRS_ROUNDS=12 for a longer run): see
+# bench/README.md.
+bench-repairs: $(STAMP)
+	$(BIN)/python bench/repair_write_off.py
 
 # The parts issue's two benchmarks, one after the other: the stock view, then
 # the requisition cycle (see bench/README.md).

@@ -29,6 +29,7 @@ from api.routes import (
     masterdata,
     parts,
     purchasing,
+    repairs,
     stock,
     suppliers,
     users,
@@ -131,6 +132,7 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     app.include_router(purchasing.router)
     app.include_router(factory.router)
     app.include_router(warranty.router)
+    app.include_router(repairs.router)
 
     @app.get("/health", tags=["ops"], summary="Liveness (no login needed)")
     def health():

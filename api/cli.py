@@ -213,6 +213,7 @@ def demo(points: int = typer.Option(300, help="Number of service points")) -> No
         f"{summary.requisitions} requisitions, {summary.in_transit} shipments in transit, "
         f"{summary.open_discrepancies} open discrepanc"
         + ("y" if summary.open_discrepancies == 1 else "ies")
+        + f", {summary.repairs} repairs written off"
     )
     table = Table("user", "password", "role")
     for username, role, _ in DEMO_USERS:
@@ -1281,7 +1282,10 @@ def requisitions_reject(
 
 def _show_shipment(view) -> None:
     courier = f" by {view.courier} {view.tracking_number or ''}".rstrip() if view.courier else ""
-    _say(f"{view.number} {view.state.value}: {view.sender} -> {view.receiver}{courier}")
+    _say(
+        f"{view.number} {view.kind.value} {view.state.value}: {view.sender} -> {view.receiver}"
+        f"{courier}"
+    )
     table = Table("line", "sku", "shipped", "received", "short")
     for ln in view.lines:
         table.add_row(
@@ -1496,51 +1500,51 @@ warranty_app = typer.Typer(help="The warranty rules: DOA, DAP, WH or F for a cas
 app.add_typer(warranty_app, name="warranty")
 
 
-@warranty_app.command("decide")
-def warranty_decide(
-    part_class: Annotated[
-        str,
-        typer.Option(
-            "--class",
-            help="handset (the handset and its internal parts), charger, battery, accessory",
-        ),
-    ],
-    reported: Annotated[str, typer.Option(help="Reported on, YYYY-MM-DD")],
-    manufactured: Annotated[str, typer.Option(help="Manufactured on, YYYY-MM-DD")],
-    purchased: Annotated[
-        str | None, typer.Option(help="Purchased on, YYYY-MM-DD (required with --proof)")
-    ] = None,
-    proof: Annotated[
-        bool, typer.Option("--proof/--no-proof", help="A valid warranty card or invoice")
-    ] = False,
-    sold: Annotated[bool, typer.Option("--sold/--never-sold", help="Sold to a customer")] = True,
-    man_made: Annotated[
-        bool, typer.Option("--man-made", help="Man-made damage (misuse, torn seals…)")
-    ] = False,
-    talk_minutes: Annotated[int, typer.Option(help="Talk time in minutes")] = 0,
-    cosmetic_ok: Annotated[
-        bool,
-        typer.Option("--cosmetic-ok/--worn", help="No wear, labels and seals intact"),
-    ] = True,
-    extended_months: Annotated[
-        int, typer.Option(help="Extended warranty months (handset only)")
-    ] = 0,
-) -> None:
-    """Check a case before repairing it: its service category, warranty end and why.
+# The fields of a warranty case, as options: `warranty decide` and
+# `repairs write-off` take the same ones.
+PartClassOption = Annotated[
+    str,
+    typer.Option(
+        "--class", help="handset (the handset and its internal parts), charger, battery, accessory"
+    ),
+]
+ReportedOption = Annotated[str, typer.Option(help="Reported on, YYYY-MM-DD")]
+ManufacturedOption = Annotated[str, typer.Option(help="Manufactured on, YYYY-MM-DD")]
+PurchasedOption = Annotated[
+    str | None, typer.Option(help="Purchased on, YYYY-MM-DD (required with --proof)")
+]
+ProofOption = Annotated[
+    bool, typer.Option("--proof/--no-proof", help="A valid warranty card or invoice")
+]
+SoldOption = Annotated[bool, typer.Option("--sold/--never-sold", help="Sold to a customer")]
+ManMadeOption = Annotated[
+    bool, typer.Option("--man-made", help="Man-made damage (misuse, torn seals…)")
+]
+TalkOption = Annotated[int, typer.Option(help="Talk time in minutes")]
+CosmeticOption = Annotated[
+    bool, typer.Option("--cosmetic-ok/--worn", help="No wear, labels and seals intact")
+]
+ExtendedOption = Annotated[int, typer.Option(help="Extended warranty months (handset only)")]
+_CASE_OPTIONS = {
+    "part_class": "--class",
+    "reported_on": "--reported",
+    "manufactured_on": "--manufactured",
+    "purchased_on": "--purchased",
+    "proof_of_purchase": "--proof",
+    "sold": "--sold",
+    "talk_minutes": "--talk-minutes",
+    "extended_months": "--extended-months",
+}
 
-    Reads and writes nothing (ledger/parts/warranty.py; README "Warranty rules")."""
+
+def _case(
+    part_class, reported, manufactured, purchased, proof, sold, man_made, talk_minutes,
+    cosmetic_ok, extended_months,
+):  # fmt: skip
+    """The warranty case the options describe, checked by the rules (an
+    error names the option)."""
     from ledger.parts.warranty import Case, decide
 
-    options = {
-        "part_class": "--class",
-        "reported_on": "--reported",
-        "manufactured_on": "--manufactured",
-        "purchased_on": "--purchased",
-        "proof_of_purchase": "--proof",
-        "sold": "--sold",
-        "talk_minutes": "--talk-minutes",
-        "extended_months": "--extended-months",
-    }
     try:
         case = Case(
             part_class=part_class,
@@ -1557,15 +1561,19 @@ def warranty_decide(
     except ValidationError as exc:
         _error(
             "; ".join(
-                f"{options.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else 'case'}: {e['msg']}"
+                f"{_CASE_OPTIONS.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else 'case'}: "
+                f"{e['msg']}"
                 for e in exc.errors()
             )
         )
     try:
-        decision = decide(case)
+        return case, decide(case)
     except LedgerError as exc:
         field = exc.where.get("field")
-        _error(f"{options.get(field, field)}: {exc.detail}" if field else exc.detail)
+        _error(f"{_CASE_OPTIONS.get(field, field)}: {exc.detail}" if field else exc.detail)
+
+
+def _show_decision(decision) -> None:
     ends = decision.warranty_ends_on
     table = Table(show_header=False)
     table.add_row("category", _cell(decision.category.value))
@@ -1573,6 +1581,219 @@ def warranty_decide(
     table.add_row("reason", _cell(decision.reason))
     table.add_row("原因", _cell(decision.reason_zh))
     console.print(table)
+
+
+@warranty_app.command("decide")
+def warranty_decide(
+    part_class: PartClassOption,
+    reported: ReportedOption,
+    manufactured: ManufacturedOption,
+    purchased: PurchasedOption = None,
+    proof: ProofOption = False,
+    sold: SoldOption = True,
+    man_made: ManMadeOption = False,
+    talk_minutes: TalkOption = 0,
+    cosmetic_ok: CosmeticOption = True,
+    extended_months: ExtendedOption = 0,
+) -> None:
+    """Check a case before repairing it: its service category, warranty end and why.
+
+    Reads and writes nothing (ledger/parts/warranty.py; README "Warranty rules")."""
+    _, decision = _case(
+        part_class, reported, manufactured, purchased, proof, sold, man_made, talk_minutes,
+        cosmetic_ok, extended_months,
+    )  # fmt: skip
+    _show_decision(decision)
+
+
+# ----------------------------------------------------------------------------- repairs
+
+repairs_app = typer.Typer(help="Repairs: write off the parts a repair used, by the warranty rules.")
+app.add_typer(repairs_app, name="repairs")
+
+_SKU_UNITS = re.compile(r"([^=\s]{1,24})=([0-9]{1,9})")
+
+
+def _sku_units(values: list[str] | None, option: str):
+    from ledger.parts.requisitions import LineIn
+
+    out = []
+    for value in values or []:
+        match = _SKU_UNITS.fullmatch(value)
+        if match is None:
+            _error(f"{option} {value!r}: write SKU=UNITS, e.g. {option} X1-LCD=1")
+        out.append(LineIn(sku=match.group(1), quantity=int(match.group(2))))
+    return out
+
+
+def _show_repair(view) -> None:
+    charge = f", chargeable {_money(view.charge, 2, 'CNY')}" if view.chargeable else ""
+    _say(
+        f"{view.number} {view.state.value}: repair {view.repair_number} at {view.point}, "
+        f"{view.category.value}, cost {_money(view.cost, 2, 'CNY')}{charge}"
+    )
+    _say(f"  {view.decision.reason}")
+    table = Table("line", "sku", "units", "unit cost", "defective")
+    for p in view.parts:
+        table.add_row(
+            str(p.line_no), Text(p.sku), f"{p.quantity:,}", _money(p.unit_cost, 2, "CNY"),
+            f"{p.defective:,}",
+        )  # fmt: skip
+    console.print(table)
+    for step in view.history:
+        why = f": {step.reason}" if step.reason else ""
+        _say(f"  {step.at:%Y-%m-%d %H:%M} {step.actor} {step.action}{why}")
+
+
+@repairs_app.command("write-off")
+def repairs_write_off(
+    repair_number: Annotated[str, typer.Argument(help="The point's own repair number")],
+    serial: Annotated[str, typer.Option(help="The customer's handset serial (IMEI)")],
+    model: Annotated[str, typer.Option(help="The customer's handset model")],
+    fault: Annotated[str, typer.Option(help="The fault, in words")],
+    part_class: PartClassOption,
+    reported: ReportedOption,
+    manufactured: ManufacturedOption,
+    part: Annotated[
+        list[str] | None, typer.Option("--part", help="SKU=UNITS used, repeatable")
+    ] = None,
+    point: Annotated[str | None, typer.Option(help="The service point (default: --as's)")] = None,
+    category: Annotated[
+        str | None, typer.Option(help="The category you claim; refused if the rules disagree")
+    ] = None,
+    purchased: PurchasedOption = None,
+    proof: ProofOption = False,
+    sold: SoldOption = True,
+    man_made: ManMadeOption = False,
+    talk_minutes: TalkOption = 0,
+    cosmetic_ok: CosmeticOption = True,
+    extended_months: ExtendedOption = 0,
+    as_user: AsUser = None,
+    key: Key = None,
+) -> None:
+    """Record a repair and write off the parts it used, in one entry."""
+    from ledger.parts import repairs
+    from ledger.parts.warranty import Category
+
+    case, _ = _case(
+        part_class, reported, manufactured, purchased, proof, sold, man_made, talk_minutes,
+        cosmetic_ok, extended_months,
+    )  # fmt: skip
+    if category is not None and category not in {c.value for c in Category}:
+        _error(f"--category {category!r}: write DOA, DAP, WH or F")
+    used = _sku_units(part, "--part")
+    view = _act(
+        lambda s, who: repairs.write_off(
+            s, who, point=point, repair_number=repair_number, customer_serial=serial,
+            handset_model=model, fault=fault, case=case, parts=used,
+            category=Category(category) if category else None, key=key,
+        ),
+        as_user,
+    )  # fmt: skip
+    _show_repair(view)
+
+
+@repairs_app.command("reverse")
+def repairs_reverse(
+    number: Annotated[str, typer.Argument(help="The repair, RP-…")],
+    reason: Annotated[str, typer.Option(help="Why the write-off was wrong")],
+    as_user: AsUser = None,
+    key: Key = None,
+) -> None:
+    """Reverse a write-off: the parts back into stock, the defective units out."""
+    from ledger.parts import repairs
+
+    _show_repair(
+        _act(lambda s, who: repairs.reverse(s, who, number, reason=reason, key=key), as_user)
+    )
+
+
+@repairs_app.command("show")
+def repairs_show(number: Annotated[str, typer.Argument(help="The repair, RP-…")]) -> None:
+    """One repair: its case, decision, parts and history."""
+    from ledger.parts import repairs
+
+    with _db().reading() as session:
+        try:
+            view = repairs.get(session, SYSTEM, number)
+        except LedgerError as exc:
+            _fail(exc)
+    _show_repair(view)
+
+
+@repairs_app.command("list")
+def repairs_list(
+    point: Annotated[str | None, typer.Option(help="One service point")] = None,
+    month: Annotated[str | None, typer.Option(help="Written off in this month, YYYY-MM")] = None,
+    category: Annotated[str | None, typer.Option(help="DOA, DAP, WH or F")] = None,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="Per category totals for --month")
+    ] = False,
+    limit: int = 100,
+) -> None:
+    """Repairs, newest first; with --summary the month's totals per category."""
+    from ledger.parts import repairs
+    from ledger.parts.warranty import Category
+
+    if category is not None and category not in {c.value for c in Category}:
+        _error(f"--category {category!r}: write DOA, DAP, WH or F")
+    if summary and month is None:
+        _error("--summary needs --month YYYY-MM")
+    with _db().reading() as session:
+        try:
+            if summary:
+                totals = repairs.month_summary(session, SYSTEM, month, point=point)
+            else:
+                items = repairs.list_repairs(
+                    session, SYSTEM, point=point, month=month,
+                    category=Category(category) if category else None, limit=limit,
+                )  # fmt: skip
+        except LedgerError as exc:
+            _fail(exc)
+    if summary:
+        table = Table("category", "repairs", "parts", "cost", "chargeable")
+        for c in totals.categories:
+            table.add_row(
+                c.category.value, f"{c.repairs:,}", f"{c.quantity:,}",
+                _money(c.cost, 2, "CNY"), _money(c.charge, 2, "CNY"),
+            )  # fmt: skip
+        console.print(table)
+        return
+    table = Table("number", "point", "repair", "category", "state", "on", "parts", "cost")
+    for r in items:
+        table.add_row(
+            r.number, Text(r.point), Text(r.repair_number), r.category.value, r.state.value,
+            f"{r.written_off_on}", f"{r.quantity:,}", _money(r.cost, 2, "CNY"),
+        )  # fmt: skip
+    console.print(table)
+
+
+@shipments_app.command("return")
+def shipments_return(
+    part: Annotated[
+        list[str] | None, typer.Option("--part", help="SKU=UNITS to return, repeatable")
+    ] = None,
+    point: Annotated[str | None, typer.Option(help="The returning point (default: --as's)")] = None,
+    defective: Annotated[
+        bool, typer.Option("--defective", help="Defective parts replaced in warranty")
+    ] = False,
+    courier: Annotated[str | None, typer.Option(help="Courier")] = None,
+    tracking: Annotated[str | None, typer.Option(help="Courier number")] = None,
+    as_user: AsUser = None,
+    key: Key = None,
+) -> None:
+    """Return unused (or --defective) parts from a point to its warehouse."""
+    from ledger.parts import receiving
+
+    lines = _sku_units(part, "--part")
+    view = _act(
+        lambda s, who: receiving.return_parts(
+            s, who, lines=lines, point=point, defective=defective, courier=courier,
+            tracking_number=tracking, key=key,
+        ),
+        as_user,
+    )  # fmt: skip
+    _show_shipment(view)
 
 
 # ------------------------------------------------------------------ returns to the factory

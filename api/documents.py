@@ -1,17 +1,53 @@
-"""What the doors of every document share: a reason, a rejection, units per
-line by line number (each line once)."""
+"""What the doors of every document share: its number in a path and a
+page cursor, part lines, a reason, a rejection, units per line by line
+number (each line once)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from api.params import COMMODITY_CODE
 from ledger.errors import InvalidInput
 from ledger.parts.documents import MAX_LINE_QUANTITY, MAX_LINES, REASON_MAX
+from ledger.parts.requisitions import LineIn
 
 # Printable text; tabs and new lines allowed (a reason may be a paragraph).
 TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
+def number_path(prefix: str, example: str):
+    """A document number in the path, such as RQ-000001."""
+    return Annotated[
+        str,
+        Path(min_length=9, max_length=15, pattern=f"^{prefix}-[0-9]{{6,12}}$", examples=[example]),
+    ]
+
+
+def after_query(prefix: str):
+    """The page cursor of a document list: the last number of the previous page."""
+    return Annotated[
+        str | None,
+        Query(
+            max_length=15,
+            pattern=f"^{prefix}-[0-9]{{6,12}}$",
+            description="The last number of the previous page",
+        ),
+    ]
+
+
+class PartLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: str = Field(max_length=24, pattern=COMMODITY_CODE, examples=["X1-LCD"])
+    quantity: StrictInt = Field(ge=1, le=MAX_LINE_QUANTITY)
+
+
+def part_lines(lines: list[PartLine]) -> list[LineIn]:
+    return [LineIn(sku=line.sku, quantity=line.quantity) for line in lines]
+
 
 Reason = Annotated[str | None, Field(default=None, max_length=REASON_MAX, pattern=TEXT)]
 

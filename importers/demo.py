@@ -17,7 +17,8 @@ from datetime import timedelta
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from importers.demo_cycle import parts_cycle
+from importers.demo_cycle import actor, parts_cycle
+from importers.demo_repairs import repairs_month
 from ledger import masterdata as md
 from ledger import services
 from ledger.catalog import locations as loc
@@ -151,6 +152,7 @@ class DemoSummary:
     requisitions: int = 0
     in_transit: int = 0
     open_discrepancies: int = 0
+    repairs: int = 0
 
 
 def load_demo(db: Database, *, points: int = 300, seed: int = 7, progress=None) -> DemoSummary:
@@ -325,6 +327,11 @@ def _load(
     inactive = {i for i, *_ in NOT_ACTIVE}
     active = [code for i, (code, _) in enumerate(points) if i not in inactive][:8]
     cycle = parts_cycle(session, stocked, {s.sku: s.standard_cost for s in specs}, active)
+    progress("repairs")
+    written_off = repairs_month(
+        session, session.info["window"].today(), active, actor(session, "sp0001"),
+        actor(session, "clerk"),
+    )  # fmt: skip
     return DemoSummary(
         holders=1 + len(OUTSIDE) + len(regions) + len(points),
         parts=len(parts),
@@ -332,8 +339,9 @@ def _load(
         entries=len(results),
         serials=sum(count for *_, count in holdings),
         requisitions=cycle.requisitions,
-        in_transit=cycle.in_transit,
+        in_transit=cycle.in_transit + written_off.defective_in_transit,
         open_discrepancies=cycle.open_discrepancies,
+        repairs=written_off.repairs,
     )
 
 

@@ -63,7 +63,7 @@ def build(session: Session, today: date) -> Net:
     for sku, cost in COSTS.items():
         parts.create_part(
             session, SYSTEM, sku, name_zh=f"零件 {sku}", name_en=f"Part {sku}", category="screen",
-            warranty_class="handset",
+            warranty_class="handset", returnable=True,
         )  # fmt: skip
         parts.set_price(
             session, SYSTEM, sku, effective_from=today, standard_cost=cost, list_price=cost * 2

@@ -558,9 +558,39 @@ def _the_demo_shows_the_parts_cycle_in_every_state(s, summary) -> None:
         reserved = f"{waiting.warehouse}:RESERVED:{line.sku}"
         assert queries.balance(s, SYSTEM, reserved)["balance"] >= line.approved
     moving = sh.list_shipments(s, SYSTEM, state=sh.ShipmentState.IN_TRANSIT)
-    assert {m.kind for m in moving} == set(sh.ShipmentKind)  # issues, a transfer, a return
+    # Issues, a transfer, a return of unused parts, one of defective parts.
+    assert {m.kind for m in moving} >= {"issue", "transfer", "return", "defective"}
     assert summary.in_transit == len(moving)
     open_ = sh.list_discrepancies(s, SYSTEM, state=sh.DiscrepancyState.OPEN)
     assert len(open_) == summary.open_discrepancies == 1 and open_[0].holder == "SP-0001"
+    _the_demo_has_a_month_of_repairs(s, summary, home)
     assert all(row["net"] == 0 for row in queries.trial_balance(s))
     assert queries.verify(s) == []
+
+
+def _the_demo_has_a_month_of_repairs(s, summary, home) -> None:
+    """Repairs in every category, reported over the last month, at several
+    points; the defective parts they replaced in the points' and a
+    warehouse's defective stock."""
+    from ledger.models import Account
+    from ledger.parts import repairs
+    from ledger.parts.warranty import Category
+
+    listed = repairs.list_repairs(s, SYSTEM, limit=1000)
+    assert len(listed) == summary.repairs >= 30
+    assert {r.category for r in listed} == set(Category)
+    assert len({r.point for r in listed}) >= 3
+    own = repairs.list_repairs(s, home)
+    assert own and {r.point for r in own} == {"SP-0001"}
+    reported = {repairs.get(s, SYSTEM, r.number).case.reported_on for r in listed}
+    assert (max(reported) - min(reported)).days >= 20
+    assert all(r.charge > 0 for r in listed if r.category == "F")
+    holders = {
+        kind
+        for kind, balance in s.execute(
+            select(Holder.kind, Account.balance)
+            .join(Holder, Holder.id == Account.holder_id)
+            .where(Account.purpose == "DEFECTIVE", Account.balance > 0)
+        )
+    }
+    assert holders == {"service_point", "regional_warehouse"}

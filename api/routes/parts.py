@@ -10,18 +10,27 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, status
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api.deps import DB, CurrentActor
-from api.documents import TEXT, LineQuantity, Reason, ReasonIn, RejectIn, by_line
-from api.params import COMMODITY_CODE, HOLDER_CODE, HolderFilter, IdempotencyKey, Limit
+from api.documents import (
+    TEXT,
+    LineQuantity,
+    PartLine,
+    Reason,
+    ReasonIn,
+    RejectIn,
+    after_query,
+    by_line,
+    number_path,
+    part_lines,
+)
+from api.params import HOLDER_CODE, HolderFilter, IdempotencyKey, Limit
 from ledger.parts import receiving, requisitions, shipments
 from ledger.parts.requisitions import (
-    MAX_LINE_QUANTITY,
     MAX_LINES,
     Awaiting,
-    LineIn,
     RequisitionSummary,
     RequisitionView,
     State,
@@ -40,42 +49,17 @@ router = APIRouter(tags=["parts cycle"])
 _LINE_TEXT = r"^[^\x00-\x1f\x7f]*$"
 
 
-def _number(prefix: str, example: str):
-    return Annotated[
-        str,
-        Path(min_length=9, max_length=15, pattern=f"^{prefix}-[0-9]{{6,12}}$", examples=[example]),
-    ]
-
-
+_number = number_path
+_after = after_query
 RequisitionNumber = _number("RQ", "RQ-000001")
 ShipmentNumber = _number("SH", "SH-000001")
 DiscrepancyNumber = _number("DS", "DS-000001")
 
 
-def _after(prefix: str):
-    return Annotated[
-        str | None,
-        Query(
-            max_length=15,
-            pattern=f"^{prefix}-[0-9]{{6,12}}$",
-            description="The last number of the previous page",
-        ),
-    ]
-
-
 Courier = Annotated[str | None, Field(default=None, max_length=80, pattern=_LINE_TEXT)]
-Quantity = Annotated[StrictInt, Field(ge=1, le=MAX_LINE_QUANTITY)]
 
 
-class PartLine(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    sku: str = Field(max_length=24, pattern=COMMODITY_CODE, examples=["X1-LCD"])
-    quantity: Quantity
-
-
-def _part_lines(lines: list[PartLine]) -> list[LineIn]:
-    return [LineIn(sku=line.sku, quantity=line.quantity) for line in lines]
+_part_lines = part_lines
 
 
 class RequisitionIn(BaseModel):
@@ -153,6 +137,11 @@ class ReturnIn(BaseModel):
         description="The returning service point; a service point's own by default",
     )
     lines: list[PartLine] = Field(min_length=1, max_length=MAX_LINES)
+    defective: StrictBool = Field(
+        default=False,
+        description="Return the defective parts in-warranty repairs replaced (from the "
+        "point's defective stock, into the warehouse's) instead of unused parts",
+    )
     courier: Courier = None
     tracking_number: Courier = None
 
@@ -425,7 +414,7 @@ def create_transfer(body: TransferIn, actor: CurrentActor, db: DB, key: Idempote
     "/returns",
     response_model=ShipmentView,
     status_code=status.HTTP_201_CREATED,
-    summary="Return unused parts from a service point to its warehouse",
+    summary="Return unused or defective parts from a service point to its warehouse",
 )
 def create_return(body: ReturnIn, actor: CurrentActor, db: DB, key: IdempotencyKey = None):
     return db.transact(
@@ -434,6 +423,7 @@ def create_return(body: ReturnIn, actor: CurrentActor, db: DB, key: IdempotencyK
             actor,
             point=body.point,
             lines=_part_lines(body.lines),
+            defective=body.defective,
             courier=body.courier,
             tracking_number=body.tracking_number,
             key=key,

@@ -389,10 +389,10 @@ def _prices_on(session: Session, parts: dict[int, str], day: date) -> dict[int, 
     return {p.part_id: _price_view(parts[p.part_id], p) for p in rows}
 
 
-def standard_costs_on(session: Session, part_ids: Iterable[int], day: date) -> dict[int, int]:
-    """The standard cost (fen) in force on `day` of each part (commodity
-    id → cost), in one query; a part without a price is left out. For
-    documents that value their lines."""
+def prices_on(session: Session, part_ids: Iterable[int], day: date) -> dict[int, tuple[int, int]]:
+    """The (standard cost, list price) in fen in force on `day` of each part
+    (commodity id → prices), in one query; a part without a price is left
+    out. For documents that value their lines."""
     ids = list(set(part_ids))
     if not ids:
         return {}
@@ -403,12 +403,17 @@ def standard_costs_on(session: Session, part_ids: Iterable[int], day: date) -> d
         .subquery()
     )
     rows = session.execute(
-        select(price_t.c.part_id, price_t.c.standard_cost).join(
+        select(price_t.c.part_id, price_t.c.standard_cost, price_t.c.list_price).join(
             latest,
             (latest.c.part_id == price_t.c.part_id) & (latest.c.day == price_t.c.effective_from),
         )
     )
-    return dict(rows.all())
+    return {part_id: (cost, list_price) for part_id, cost, list_price in rows}
+
+
+def standard_costs_on(session: Session, part_ids: Iterable[int], day: date) -> dict[int, int]:
+    """The standard cost (fen) in force on `day` of each part; see `prices_on`."""
+    return {part_id: cost for part_id, (cost, _) in prices_on(session, part_ids, day).items()}
 
 
 def _price_view(sku: str, price: PartPrice) -> PriceView:

@@ -340,7 +340,13 @@ def reason_text(value: str | None, *, required: bool = False, field: str = "reas
         if required:
             raise InvalidInput(f"give a {field} in words", field=field)
         return None
-    if len(value) > REASON_MAX or re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", value):
+    # Printable text; tabs and new lines allowed (a reason may be a paragraph),
+    # but no control, format or separator character (a zero-width space, a
+    # right-to-left override).
+    if (
+        len(value) > REASON_MAX
+        or not value.replace("\t", "").replace("\n", "").replace("\r", "").isprintable()
+    ):
         raise InvalidInput(
             f"a {field} is at most {REASON_MAX} characters of printable text", field=field
         )

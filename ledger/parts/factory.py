@@ -538,7 +538,6 @@ def ship(
         refs={"courier_number": tracking_number},
         courier=courier,
         tracking_number=tracking_number,
-        source="DEFECTIVE",
         transit=docs.TO_FACTORY,
     )
     session.execute(

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.catalog import locations
-from ledger.errors import InvalidInput, NotFound
+from ledger.errors import InsufficientBalance, InvalidInput, NotFound
 from ledger.models import Holder, HolderKind, Role
 from ledger.parts import documents as docs
 from ledger.parts import requisitions, shipments
@@ -95,8 +95,8 @@ def _location(session: Session, code: str, field: str) -> Holder:
     return holder
 
 
-def _ship_lines(session: Session, lines: Sequence[LineIn]) -> list[shipments.Line]:
-    checked = requisitions.check_lines(session, lines, active_only=False)
+def _ship_lines(session: Session, lines: Sequence[LineIn], what: str) -> list[shipments.Line]:
+    checked = requisitions.check_lines(session, lines, active_only=False, what=what)
     return [shipments.Line(cid, sku, quantity) for cid, sku, quantity in checked]
 
 
@@ -147,14 +147,19 @@ def return_parts(
     *,
     lines: Sequence[LineIn],
     point: str | None = None,
+    defective: bool = False,
     courier: str | None = None,
     tracking_number: str | None = None,
     key: str | None = None,
 ) -> ShipmentView:
-    """Send unused parts from a service point back to the warehouse serving it."""
+    """Send parts from a service point back to the warehouse serving it:
+    unused parts from its stock, or (`defective`) the defective parts its
+    in-warranty repairs replaced, which arrive in the warehouse's defective
+    stock on their way to the factory."""
     docs.require_roles(actor, "return parts", Role.SERVICE_POINT, *shipments.STAFF)
     request = {
         "point": point,
+        "defective": defective,
         "lines": [line.model_dump() for line in lines],
         "courier": courier,
         "tracking_number": tracking_number,
@@ -181,23 +186,39 @@ def return_parts(
     if located.served_by is None:
         raise InvalidInput(f"{point} has no warehouse serving it to return to", field="point")
     target = _location(session, located.served_by, "served_by")
-    return _ship(
-        session, actor, run, ShipmentKind.RETURN, source, target, lines, courier, tracking_number
-    )
+    kind = ShipmentKind.DEFECTIVE if defective else ShipmentKind.RETURN
+    return _ship(session, actor, run, kind, source, target, lines, courier, tracking_number)
+
+
+_WHAT = {
+    ShipmentKind.TRANSFER: "a transfer",
+    ShipmentKind.RETURN: "a return",
+    ShipmentKind.DEFECTIVE: "a return of defective parts",
+}
 
 
 def _ship(session, actor, run, kind, source, target, lines, courier, tracking_number):
-    shipment, result = shipments.ship(
-        session,
-        actor,
-        kind=kind,
-        sender=source,
-        receiver=target,
-        lines=_ship_lines(session, lines),
-        refs={},
-        courier=courier,
-        tracking_number=tracking_number,
-    )
+    try:
+        shipment, result = shipments.ship(
+            session,
+            actor,
+            kind=kind,
+            sender=source,
+            receiver=target,
+            lines=_ship_lines(session, lines, _WHAT[kind]),
+            refs={},
+            courier=courier,
+            tracking_number=tracking_number,
+        )
+    except InsufficientBalance as exc:
+        if kind is not ShipmentKind.DEFECTIVE:
+            raise
+        raise InsufficientBalance(
+            f"{source.code} does not hold these defective parts: {exc.detail.split(';')[0]}; "
+            "return at most what its in-warranty repairs put in its defective stock "
+            f"(see GET /stock/{source.code})",
+            **exc.where,
+        ) from None
     run.record(
         shipment.id,
         None,

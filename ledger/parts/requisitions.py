@@ -348,14 +348,22 @@ def _lock(session: Session, actor: Actor, requisition_number: str) -> Requisitio
 
 
 def check_lines(
-    session: Session, lines: Sequence[LineIn], *, active_only: bool = True
+    session: Session,
+    lines: Sequence[LineIn],
+    *,
+    active_only: bool = True,
+    what: str = "a requisition",
+    field: str = "lines",
+    max_lines: int = MAX_LINES,
 ) -> list[tuple[int, str, int]]:
     """(commodity id, SKU, quantity) of each line, or a problem naming the
-    line. Only active parts are requisitioned; any part may travel back."""
+    line (`field[i]`, in the words of `what` the lines belong to). Only
+    active parts are requisitioned; any part may travel back."""
+    lines_field = field
     if not lines:
-        raise InvalidInput("a requisition needs at least one line", field="lines")
-    if len(lines) > MAX_LINES:
-        raise InvalidInput(f"a requisition has at most {MAX_LINES} lines", field="lines")
+        raise InvalidInput(f"{what} needs at least one line", field=lines_field)
+    if len(lines) > max_lines:
+        raise InvalidInput(f"{what} has at most {max_lines} lines", field=lines_field)
     skus = [line.sku for line in lines]
     known = {
         code: (cid, kind, serialized, active)
@@ -368,7 +376,7 @@ def check_lines(
     out = []
     seen: dict[str, int] = {}
     for i, line in enumerate(lines, start=1):
-        field = f"lines[{i - 1}]"
+        field = f"{lines_field}[{i - 1}]"
         if type(line.quantity) is not int or not 1 <= line.quantity <= MAX_LINE_QUANTITY:
             raise InvalidInput(
                 f"line {i}: quantity {line.quantity} is not valid; ask for 1 to "

@@ -72,6 +72,24 @@ class ShipmentKind(enum.StrEnum):
     FACTORY = "factory"  # a warehouse's defective parts and handsets to the factory
 
 
+# The sender's account a shipment leaves, and the receiver's account it
+# arrives in (otherwise STOCK): defective units stay defective all the way.
+_LEAVES = {
+    ShipmentKind.ISSUE: "RESERVED",
+    ShipmentKind.DEFECTIVE: "DEFECTIVE",
+    ShipmentKind.FACTORY: "DEFECTIVE",
+}
+_ARRIVES = {ShipmentKind.DEFECTIVE: "DEFECTIVE"}
+
+
+def leaves_from(kind: ShipmentKind | str) -> str:
+    return _LEAVES.get(ShipmentKind(kind), "STOCK")
+
+
+def arrives_in(kind: ShipmentKind | str) -> str:
+    return _ARRIVES.get(ShipmentKind(kind), "STOCK")
+
+
 class ShipmentState(enum.StrEnum):
     IN_TRANSIT = "in_transit"
     RECEIVED = "received"
@@ -283,13 +301,12 @@ def ship(
     requisition_id: int | None = None,
     courier: str | None = None,
     tracking_number: str | None = None,
-    source: str | None = None,
     transit: str | None = None,
 ) -> tuple[Shipment, journal.PostResult]:
     """Create a shipment in transit and post its entry: the sender's RESERVED
-    (an issue) or STOCK (or the `source` purpose given: DEFECTIVE) to the
-    receiver's TRANSIT (or that of the `transit` holder given, for a receiver
-    that is an outside party). The guard refuses what the sender does not
+    (an issue), DEFECTIVE (defective units) or STOCK to the receiver's
+    TRANSIT (or that of the `transit` holder given, for a receiver that is an
+    outside party: the factory). The guard refuses what the sender does not
     have, naming the account."""
     today = session.info["window"].today()
     shipment = Shipment(
@@ -306,7 +323,7 @@ def ship(
     )
     session.add(shipment)
     session.flush()
-    source = source or ("RESERVED" if kind is ShipmentKind.ISSUE else "STOCK")
+    source = leaves_from(kind)
     transit = transit or receiver.code
     # The lines go in as one multi-row INSERT: a 50-line issue is one statement.
     session.execute(
@@ -443,6 +460,7 @@ def receive(
                 shipped=line.quantity,
             )
     receiver = session.get(Holder, shipment.to_holder_id)
+    arrives = arrives_in(shipment.kind)
     settled = []
     postings = []
     shortages = []
@@ -453,7 +471,7 @@ def receive(
         if got:
             postings += [
                 PostingIn(account=transit, amount=-got),
-                PostingIn(account=account_code(receiver.code, "STOCK", line.code), amount=got),
+                PostingIn(account=account_code(receiver.code, arrives, line.code), amount=got),
             ]
         if short:
             postings += [
@@ -534,15 +552,15 @@ class Noted:
 def resolve(
     session: Session, actor: Actor, discrepancy: Discrepancy, outcome: DiscrepancyState, reason
 ):
-    """A shortage found: the units go into the receiver's stock (for a
-    factory return: the factory's). Lost: they are written off to
-    LOST-IN-TRANSIT and the discrepancy is flagged for charging. Serialized
-    units move by the serials the shortage recorded.
+    """Found: the units go into the receiver's stock (its defective stock
+    for defective units; the factory's for a factory return). Lost: they are
+    written off to LOST-IN-TRANSIT and the discrepancy is flagged for
+    charging. Serialized units move by the serials the shortage recorded.
 
-    An over count (more counted than shipped) posts nothing either way, since
-    the books never held those units: found records that they were traced
-    (and are booked by a document of their own, a count or another return),
-    lost that the count was wrong."""
+    An over count (more counted than shipped, in a factory's count) posts
+    nothing either way, since the books never held those units: found
+    records that they were traced (and are booked by a document of their
+    own, a count or another return), lost that the count was wrong."""
     number_ = discrepancy_number(discrepancy.id)
     if discrepancy.state != DiscrepancyState.OPEN:
         docs.refuse_state("discrepancy", number_, discrepancy.state, "resolving", ["open"])
@@ -565,13 +583,13 @@ def resolve(
 def _post_resolution(session, actor, discrepancy, outcome, reason, number_):
     sku = _skus(session, [discrepancy.commodity_id])[discrepancy.commodity_id]
     receiver = session.get(Holder, discrepancy.holder_id)
+    shipment = session.get(Shipment, discrepancy.shipment_id)
     if outcome is DiscrepancyState.FOUND:
-        target = account_code(receiver.code, "STOCK", sku)
+        target = account_code(receiver.code, arrives_in(shipment.kind), sku)
     else:
         docs.system_holder(session, docs.LOST)
         target = account_code(docs.LOST, "STOCK", sku)
     serials = list(discrepancy.serials or [])
-    shipment = session.get(Shipment, discrepancy.shipment_id)
     return journal.post_entries(
         session,
         [

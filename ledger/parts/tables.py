@@ -1,6 +1,6 @@
 """Every table of the parts-cycle modules, imported so that they join the one
 metadata wherever the whole schema is needed (Alembic, the schema test)."""
 
-from ledger.parts import documents, factory, purchasing, requisitions, shipments
+from ledger.parts import documents, factory, purchasing, repairs, requisitions, shipments
 
-__all__ = ["documents", "factory", "purchasing", "requisitions", "shipments"]
+__all__ = ["documents", "factory", "purchasing", "repairs", "requisitions", "shipments"]
