@@ -23,6 +23,7 @@ from api.hygiene import Hygiene
 from api.routes import (
     auth,
     catalog,
+    counts,
     factory,
     ledger,
     locations,
@@ -131,6 +132,7 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     app.include_router(parts.router)
     app.include_router(purchasing.router)
     app.include_router(factory.router)
+    app.include_router(counts.router)
     app.include_router(warranty.router)
     app.include_router(repairs.router)
 

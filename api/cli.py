@@ -1396,6 +1396,247 @@ def shipments_resolve(
     _say(f"{view.number} {view.state.value}: {view.quantity:,} x {view.sku} at {view.holder}")
 
 
+# ----------------------------------------------------------------------------- stock counts
+
+counts_app = typer.Typer(help="Stock counts (盘点): snapshot, sheet, counts, variances, approval.")
+app.add_typer(counts_app, name="counts")
+
+_SKU_UNITS = re.compile(r"([A-Z0-9'._-]{1,24})=([0-9]{1,10})")
+
+
+def _show_count(view) -> None:
+    blind = ", blind" if view.blind else ""
+    _say(
+        f"{view.number} {view.state.value}: {view.location}, {view.counted:,} of "
+        f"{view.lines:,} counted{blind}, snapshot {view.snapshot_on}"
+    )
+    for step in view.history:
+        why = f": {step.reason}" if step.reason else ""
+        _say(f"  {step.at:%Y-%m-%d %H:%M} {step.actor} {step.action}{why}")
+
+
+def _read_as(work, as_user: str | None):
+    with _db().reading() as session:
+        try:
+            return work(session, _acting(session, as_user))
+        except LedgerError as exc:
+            _fail(exc)
+
+
+@counts_app.command("open")
+def counts_open(
+    location: str,
+    blind: Annotated[
+        bool, typer.Option("--blind", help="Hide the book from the sheet until submitted")
+    ] = False,
+    sku: Annotated[list[str] | None, typer.Option("--sku", help="Count only this SKU")] = None,
+    category: Annotated[str | None, typer.Option(help="Count only this category")] = None,
+    note: str | None = None,
+    as_user: AsUser = None,
+    key: Key = None,
+) -> None:
+    """Open a count at a location: a snapshot of its book."""
+    from ledger.parts import counts
+
+    view = _act(
+        lambda s, who: counts.open_count(
+            s, who, location=location, blind=blind, skus=sku or None, category=category,
+            note=note, key=key,
+        ),
+        as_user,
+    )  # fmt: skip
+    _show_count(view)
+
+
+@counts_app.command("list")
+def counts_list(
+    location: Annotated[str | None, typer.Option(help="At this location")] = None,
+    state: Annotated[str | None, typer.Option(help="open, submitted, approved, cancelled")] = None,
+    as_user: AsUser = None,
+    limit: int = 100,
+) -> None:
+    """Stock counts, newest first."""
+    from ledger.parts import counts
+
+    try:
+        state_ = counts.CountState(state) if state else None
+    except ValueError as exc:
+        _error(str(exc))
+    items = _read_as(
+        lambda s, who: counts.list_counts(s, who, location=location, state=state_, limit=limit),
+        as_user,
+    )
+    table = Table("number", "state", "location", "lines", "counted", "blind", "snapshot")
+    for c in items:
+        table.add_row(
+            c.number, c.state.value, Text(c.location), f"{c.lines:,}", f"{c.counted:,}",
+            "yes" if c.blind else "", f"{c.snapshot_on}",
+        )  # fmt: skip
+    console.print(table)
+
+
+@counts_app.command("show")
+def counts_show(
+    number: str,
+    lines: Annotated[int, typer.Option(min=0, max=10_000, help="Lines to show")] = 50,
+    as_user: AsUser = None,
+) -> None:
+    """A count, its first lines and its history."""
+    from ledger.parts import counts
+
+    view = _read_as(lambda s, who: counts.get(s, who, number, limit=max(lines, 1)), as_user)
+    _show_count(view)
+    if lines:
+        table = Table("line", "sku", "name", "book", "counted")
+        for ln in view.items:
+            table.add_row(
+                str(ln.line_no), Text(ln.sku), Text(ln.name_en),
+                "" if ln.book is None else f"{ln.book:,}",
+                "" if ln.counted is None else f"{ln.counted:,}",
+            )  # fmt: skip
+        console.print(table)
+        if view.next_after is not None:
+            _say(f"  … more lines: GET /counts/{number}?after={view.next_after}")
+
+
+@counts_app.command("sheet")
+def counts_sheet(
+    number: str,
+    out: Annotated[Path | None, typer.Option(help="Where to write it (default: its name)")] = None,
+    as_user: AsUser = None,
+) -> None:
+    """Write the count sheet (xlsx) to fill in."""
+    from importers import count_sheet
+    from ledger.parts import counts
+
+    sheet = _read_as(lambda s, who: counts.sheet(s, who, number), as_user)
+    path = out or Path(sheet.filename)
+    path.write_bytes(count_sheet.write_sheet(sheet))
+    _say(f"{path}: {len(sheet.lines):,} lines of {number}")
+
+
+@counts_app.command("enter")
+def counts_enter(
+    number: str,
+    counted: Annotated[list[str], typer.Argument(help="SKU=UNITS, e.g. X1-LCD=12")],
+    as_user: AsUser = None,
+    key: Key = None,
+) -> None:
+    """Enter counts by SKU (a later value for a SKU replaces an earlier one)."""
+    from ledger.parts import counts
+
+    lines = []
+    for i, value in enumerate(counted, start=1):
+        match = _SKU_UNITS.fullmatch(value)
+        if match is None:
+            _error(f"{value!r}: write SKU=UNITS with the units in digits 0-9, e.g. X1-LCD=12")
+        lines.append(counts.CountIn(match.group(1), int(match.group(2)), i))
+    view = _act(lambda s, who: counts.enter(s, who, number, lines, key=key), as_user)
+    _show_count(view)
+
+
+@counts_app.command("upload")
+def counts_upload(
+    number: str,
+    file: Annotated[Path, typer.Argument(help="The filled count sheet (.xlsx)")],
+    as_user: AsUser = None,
+    key: Key = None,
+) -> None:
+    """Enter the counts of a filled count sheet."""
+    from importers import count_sheet
+    from ledger.parts import counts
+
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        _error(f"{file}: {exc.strerror or exc}")
+    try:
+        lines = count_sheet.read_sheet(data)
+    except LedgerError as exc:
+        _fail(exc)
+    if not lines:
+        _error(f"{file}: the sheet has no counts; fill in the counted column")
+    view = _act(lambda s, who: counts.enter(s, who, number, lines, key=key), as_user)
+    _show_count(view)
+
+
+@counts_app.command("submit")
+def counts_submit(
+    number: str,
+    uncounted_as_zero: Annotated[
+        bool, typer.Option("--uncounted-as-zero", help="Count every line not counted as 0")
+    ] = False,
+    as_user: AsUser = None,
+    key: Key = None,
+) -> None:
+    """Freeze the counts."""
+    from ledger.parts import counts
+
+    view = _act(
+        lambda s, who: counts.submit(s, who, number, uncounted_as_zero=uncounted_as_zero, key=key),
+        as_user,
+    )
+    _show_count(view)
+
+
+@counts_app.command("variances")
+def counts_variances(
+    number: str,
+    out: Annotated[Path | None, typer.Option(help="Also write the report as xlsx here")] = None,
+    as_user: AsUser = None,
+) -> None:
+    """Counted − book per line that differs, at standard cost, with totals."""
+    from importers import count_sheet
+    from ledger.parts import counts
+
+    report = _read_as(lambda s, who: counts.variances(s, who, number), as_user)
+    table = Table("line", "sku", "book", "counted", "variance", "unit cost", "value")
+    for ln in report.items:
+        table.add_row(
+            str(ln.line_no), Text(ln.sku), f"{ln.book:,}", f"{ln.counted:,}", f"{ln.variance:+,}",
+            "" if ln.unit_cost is None else _money(ln.unit_cost, 2),
+            "" if ln.value is None else _money(ln.value, 2),
+        )  # fmt: skip
+    console.print(table)
+    _say(
+        f"{report.number} at {report.location}: {report.differing:,} of {report.lines:,} lines "
+        f"differ; gain {report.gain_units:,} units {_money(report.gain_value, 2, 'CNY')}, "
+        f"loss {report.loss_units:,} units {_money(report.loss_value, 2, 'CNY')}, "
+        f"net {_money(report.net_value, 2, 'CNY')}"
+    )
+    if out is not None:
+        out.write_bytes(count_sheet.write_variances(report))
+        _say(f"{out}: written")
+
+
+@counts_app.command("approve")
+def counts_approve(
+    number: str,
+    as_user: Annotated[str, typer.Option("--as", help="The approver")],
+    reason: str | None = None,
+    key: Key = None,
+) -> None:
+    """Approve a submitted count: posts its variances against the snapshot."""
+    from ledger.parts import counts
+
+    view = _act(lambda s, who: counts.approve(s, who, number, reason=reason, key=key), as_user)
+    _show_count(view)
+
+
+@counts_app.command("cancel")
+def counts_cancel(
+    number: str,
+    reason: str | None = None,
+    as_user: AsUser = None,
+    key: Key = None,
+) -> None:
+    """Cancel an open or submitted count (nothing is posted)."""
+    from ledger.parts import counts
+
+    view = _act(lambda s, who: counts.cancel(s, who, number, reason=reason, key=key), as_user)
+    _show_count(view)
+
+
 # ----------------------------------------------------------------------------- purchase orders
 
 po_app = typer.Typer(help="Purchase orders: HQ buying parts from suppliers.")

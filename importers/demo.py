@@ -120,7 +120,7 @@ OUTSIDE = [
     ("CUSTOMERS", "Customers (loaned handsets)", "customer"),
     ("CONSUMED", "Consumed in repair", "consumed"),
     ("SCRAP", "Scrap", "scrap"),
-    ("COUNT-DIFF", "Stock-count gain/loss", "count_difference"),
+    ("STOCK-COUNT", "Stock-count differences", "count_difference"),
     ("BANK", "Brand bank account", "bank"),
     ("SUBSIDIES", "Service subsidies", "subsidies"),
 ]
@@ -251,7 +251,7 @@ def _load(
     wanted |= {("HQ", "STOCK", h) for h in handsets}
     wanted |= {(code, "STOCK", h) for code, _ in points[:60] for h in handsets[:2]}
     wanted.add(("BANK", "STOCK", "CNY"))
-    for outside in ("SUPPLIER", "FACTORY", "CUSTOMERS", "CONSUMED", "SCRAP", "COUNT-DIFF"):
+    for outside in ("SUPPLIER", "FACTORY", "CUSTOMERS", "CONSUMED", "SCRAP", "STOCK-COUNT"):
         wanted |= {(outside, "STOCK", c) for c in [*parts, *handsets]}
     accounts = md.ensure_accounts(session, wanted)
     # A deposit is what the brand owes the point: credit-normal, and guarded

@@ -73,6 +73,9 @@ FACTORY = "FACTORY"
 # Defective units on their way to the factory (shipped, not yet counted by
 # it): the factory is an outside party and holds no TRANSIT of its own.
 TO_FACTORY = "TO-FACTORY"
+# Stock-count differences (Income: gains credit it, losses debit it), opened
+# by the first approved count that finds one.
+STOCK_COUNT = "STOCK-COUNT"
 _SYSTEM_HOLDERS = {
     DISCREPANCIES: ("Units short on receipt, awaiting resolution", HolderKind.IN_TRANSIT),
     LOST: ("Units lost in transit", HolderKind.SCRAP),
@@ -80,6 +83,7 @@ _SYSTEM_HOLDERS = {
     CONSUMED: ("Consumed in repair", HolderKind.CONSUMED),
     FACTORY: ("Factory", HolderKind.FACTORY),
     TO_FACTORY: ("Defective units in transit to the factory", HolderKind.IN_TRANSIT),
+    STOCK_COUNT: ("Stock-count differences", HolderKind.COUNT_DIFFERENCE),
 }
 
 
