@@ -430,3 +430,34 @@ def test_ship_pack_and_confirm_from_the_command_line(cli_db, tmp_path):
     assert pn.balance(cli_db, "FACTORY:STOCK:P-X1-LCD") == 1
     assert pn.balance(cli_db, "FACTORY:STOCK:M-X1") == 2
     pn.sound(cli_db)
+
+
+def test_a_points_defective_parts_reach_the_factory_through_its_warehouse(db):
+    """The whole way back: a point's defective screens go to its warehouse
+    (a defective return), then on to the factory with the warehouse's own."""
+    from ledger.parts import receiving
+    from ledger.parts.requisitions import LineIn
+
+    stocked(db)
+    defective(db, "SP-A", "P-X1-LCD", 2)
+    point, clerk = pn.actor(db, "sp-a"), pn.actor(db, "clerk")
+    back = db.transact(
+        lambda s: receiving.return_parts(
+            s, point, lines=[LineIn(sku="P-X1-LCD", quantity=2)], defective=True
+        )
+    ).number
+    db.transact(lambda s: receiving.receive(s, clerk, back))
+    assert pn.balance(db, "RW-S:DEFECTIVE:P-X1-LCD") == 7
+    lines = [ReturnLineIn(sku="P-X1-LCD", quantity=7)]
+    number = db.transact(
+        lambda s: factory.ship(
+            s, clerk, sender="RW-S", lines=lines, courier="SF", tracking_number="SF2"
+        )
+    ).number
+    with db.reading() as s:
+        waiting = factory.defective_stock(s, clerk, "RW-S")
+    assert "P-X1-LCD" not in {line.sku for line in waiting.lines}
+    db.transact(lambda s: factory.confirm(s, clerk, number))
+    assert pn.balance(db, "FACTORY:STOCK:P-X1-LCD") == 7
+    assert pn.balance(db, "SP-A:DEFECTIVE:P-X1-LCD") == 0
+    pn.sound(db)
