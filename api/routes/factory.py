@@ -56,7 +56,11 @@ class ReturnLine(BaseModel):
         description="The handset model a part is returned under; by default the one it fits",
     )
     colour: str | None = Field(
-        default=None, min_length=1, max_length=40, pattern=_LINE_TEXT, description="A part's"
+        default=None,
+        min_length=1,
+        max_length=40,
+        pattern=_LINE_TEXT,
+        description="A part's colour as packed (one of the model's); a handset's is its serial's",
     )
 
 
