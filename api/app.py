@@ -24,6 +24,7 @@ from api.routes import (
     auth,
     catalog,
     counts,
+    factory,
     ledger,
     locations,
     masterdata,
@@ -130,6 +131,7 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     app.include_router(suppliers.router)
     app.include_router(parts.router)
     app.include_router(purchasing.router)
+    app.include_router(factory.router)
     app.include_router(counts.router)
     app.include_router(warranty.router)
     app.include_router(repairs.router)

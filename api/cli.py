@@ -2037,5 +2037,242 @@ def shipments_return(
     _show_shipment(view)
 
 
+# ------------------------------------------------------------------ returns to the factory
+
+factory_app = typer.Typer(
+    help="Returns to the factory (返厂): ship, packing list, the factory's count."
+)
+defective_app = typer.Typer(help="Defective stock awaiting return.")
+app.add_typer(factory_app, name="factory")
+app.add_typer(defective_app, name="defective")
+
+_ITEM = re.compile(
+    r"([A-Z][A-Z0-9'._-]{0,23})=([0-9]{1,9})(?::([A-Z][A-Z0-9'._-]{0,23}))?(?::(.+))?"
+)
+_SERIALS = re.compile(r"([A-Z][A-Z0-9'._-]{0,23}|[0-9]{1,4})=(.+)")
+
+
+def _factory_lines(items: list[str] | None, serials: list[str] | None):
+    from ledger.parts.factory import ReturnLineIn
+
+    lines = []
+    for value in items or []:
+        match = _ITEM.fullmatch(value)
+        if match is None:
+            _error(f"--item {value!r}: write SKU=UNITS, SKU=UNITS:MODEL or SKU=UNITS:MODEL:COLOUR")
+        sku, units, model, colour = match.groups()
+        lines.append(ReturnLineIn(sku=sku, quantity=int(units), model=model, colour=colour))
+    by_model: dict[str, list[str]] = {}
+    for value in serials or []:
+        match = _SERIALS.fullmatch(value)
+        if match is None or match.group(1).isdigit():
+            _error(f"--serial {value!r}: write MODEL=SERIAL[,SERIAL…], e.g. --serial X1=8600001")
+        by_model.setdefault(match.group(1), []).extend(
+            s.strip() for s in match.group(2).split(",") if s.strip()
+        )
+    lines += [ReturnLineIn(sku=model, serials=tuple(found)) for model, found in by_model.items()]
+    if not lines:
+        _error("name what goes back: --item SKU=UNITS and/or --serial MODEL=SERIAL")
+    return lines
+
+
+def _serial_note(s) -> str:
+    return s.serial if s.state.value in ("shipped", "counted") else f"{s.serial} ({s.state.value})"
+
+
+def _show_factory_return(view) -> None:
+    _say(
+        f"{view.number} {view.state.value}: {view.sender} -> {view.receiver} by "
+        f"{view.courier} {view.tracking_number}, {view.quantity:,} units"
+    )
+    table = Table(
+        "line", "sku", "model", "colour", "shipped", "counted", "short", "over", "serials"
+    )
+    for ln in view.lines:
+        table.add_row(
+            str(ln.line_no), Text(ln.sku), Text(ln.model), Text(ln.colour or ""),
+            f"{ln.quantity:,}", "" if ln.counted is None else f"{ln.counted:,}",
+            "" if ln.short is None else f"{ln.short:,}", "" if ln.over is None else f"{ln.over:,}",
+            Text(", ".join(_serial_note(s) for s in ln.serials)),
+        )  # fmt: skip
+    console.print(table)
+    for d in view.differences:
+        _say(
+            f"  {d.direction.value} {d.number} {d.state.value}: {d.quantity:,} x {d.sku}"
+            + (f" ({', '.join(d.serials)})" if d.serials else "")
+        )
+    for step in view.history:
+        why = f": {step.reason}" if step.reason else ""
+        _say(f"  {step.at:%Y-%m-%d %H:%M} {step.actor} {step.action}{why}")
+
+
+@factory_app.command("ship")
+def factory_ship(
+    sender: Annotated[str, typer.Argument(help="HQ or a regional warehouse")],
+    courier: Annotated[str, typer.Option(help="The courier")],
+    tracking: Annotated[str, typer.Option(help="The courier number")],
+    item: Annotated[
+        list[str] | None,
+        typer.Option("--item", help="SKU=UNITS[:MODEL[:COLOUR]] of a defective part, repeatable"),
+    ] = None,
+    serial: Annotated[
+        list[str] | None,
+        typer.Option("--serial", help="MODEL=SERIAL[,SERIAL…] of defective handsets, repeatable"),
+    ] = None,
+    as_user: AsUser = None,
+    key: Key = None,
+) -> None:
+    """Ship a warehouse's defective parts and handsets to the factory."""
+    from ledger.parts import factory
+
+    lines = _factory_lines(item, serial)
+    view = _act(
+        lambda s, who: factory.ship(
+            s, who, sender=sender, lines=lines, courier=courier, tracking_number=tracking, key=key
+        ),
+        as_user,
+    )
+    _show_factory_return(view)
+    _say(f"  packing list: `aftersales factory packing-list {view.number}`")
+
+
+@factory_app.command("list")
+def factory_list(
+    awaiting: Annotated[
+        bool, typer.Option("--awaiting", help="Only those awaiting the factory's count")
+    ] = False,
+    older_than: Annotated[
+        int | None, typer.Option(min=0, max=3650, help="Awaiting longer than this many days")
+    ] = None,
+    sender: Annotated[str | None, typer.Option(help="From this warehouse")] = None,
+    limit: int = 100,
+) -> None:
+    """Returns to the factory, newest first."""
+    from ledger.parts import factory
+    from ledger.parts.shipments import ShipmentState
+
+    state = ShipmentState.IN_TRANSIT if awaiting else None
+    with _db().reading() as session:
+        try:
+            items = factory.list_returns(
+                session, SYSTEM, state=state, sender=sender, older_than_days=older_than,
+                limit=limit,
+            )  # fmt: skip
+        except LedgerError as exc:
+            _fail(exc)
+    table = Table(
+        "number", "state", "from", "courier", "courier number", "units", "shipped", "days"
+    )
+    for sh in items:
+        table.add_row(
+            sh.number, sh.state.value, Text(sh.sender), Text(sh.courier or ""),
+            Text(sh.tracking_number or ""), f"{sh.quantity:,}", f"{sh.shipped_on}",
+            "" if sh.days_in_transit is None else str(sh.days_in_transit),
+        )  # fmt: skip
+    console.print(table)
+
+
+@factory_app.command("show")
+def factory_show(number: str) -> None:
+    """A return to the factory: lines, serials, differences and history."""
+    from ledger.parts import factory
+
+    with _db().reading() as session:
+        try:
+            view = factory.get(session, SYSTEM, number)
+        except LedgerError as exc:
+            _fail(exc)
+    _show_factory_return(view)
+
+
+@factory_app.command("packing-list")
+def factory_packing_list(
+    number: str,
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where to write the xlsx file (default: here)")
+    ] = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON instead")] = False,
+) -> None:
+    """Write the packing list as centre_YYYYMMDD_courier-number.xlsx."""
+    from api import packing
+    from ledger.parts import factory
+
+    with _db().reading() as session:
+        try:
+            listed = factory.packing_list(session, SYSTEM, number)
+        except LedgerError as exc:
+            _fail(exc)
+    if as_json:
+        sys.stdout.write(listed.model_dump_json(indent=2) + "\n")
+        return
+    if not directory.is_dir():
+        _error(f"--dir {directory}: no such directory")
+    target = directory / listed.filename
+    target.write_bytes(packing.workbook(listed))
+    _say(f"{listed.number}: {listed.total:,} units in {len(listed.groups)} groups -> {target}")
+
+
+@factory_app.command("confirm")
+def factory_confirm(
+    number: str,
+    line: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--line", help="LINE=UNITS the factory counted, repeatable; default: as shipped"
+        ),
+    ] = None,
+    serials: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--serials", help="LINE=SERIAL[,SERIAL…] the factory counted on a handset line"
+        ),
+    ] = None,
+    as_user: AsUser = None,
+    key: Key = None,
+) -> None:
+    """Enter the factory's count; every difference opens a discrepancy."""
+    from ledger.parts import factory
+    from ledger.parts.factory import CountLineIn
+
+    units = _line_units(line) or {}
+    counted: dict[int, tuple[str, ...]] = {}
+    for value in serials or []:
+        match = _SERIALS.fullmatch(value)
+        if match is None or not match.group(1).isdigit():
+            _error(f"--serials {value!r}: write LINE=SERIAL[,SERIAL…], e.g. --serials 3=8600001")
+        counted[int(match.group(1))] = tuple(
+            s.strip() for s in match.group(2).split(",") if s.strip()
+        )
+    lines = [
+        CountLineIn(line_no=n, quantity=units.get(n), serials=counted.get(n))
+        for n in sorted(set(units) | set(counted))
+    ]
+    view = _act(
+        lambda s, who: factory.confirm(s, who, number, lines=lines or None, key=key), as_user
+    )
+    _show_factory_return(view)
+
+
+@defective_app.command("list")
+def defective_list(location: Annotated[str, typer.Argument(help="A warehouse or point")]) -> None:
+    """A location's defective stock awaiting return, by SKU with its models."""
+    from ledger.parts import factory
+
+    with _db().reading() as session:
+        try:
+            stock = factory.defective_stock(session, SYSTEM, location)
+        except LedgerError as exc:
+            _fail(exc)
+    _say(f"{stock.location} {stock.name}: {stock.quantity:,} defective units")
+    table = Table("sku", "name", "models", "units", "serials")
+    for ln in stock.lines:
+        table.add_row(
+            Text(ln.sku), Text(f"{ln.name_zh} / {ln.name_en}"), Text(", ".join(ln.models)),
+            f"{ln.quantity:,}",
+            Text(", ".join(f"{s.serial} {s.colour or ''}".strip() for s in ln.serials or [])),
+        )  # fmt: skip
+    console.print(table)
+
+
 if __name__ == "__main__":
     app()

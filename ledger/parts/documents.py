@@ -70,6 +70,9 @@ PURCHASES = "PURCHASES"
 # units back (an outside party).
 CONSUMED = "CONSUMED"
 FACTORY = "FACTORY"
+# Defective units on their way to the factory (shipped, not yet counted by
+# it): the factory is an outside party and holds no TRANSIT of its own.
+TO_FACTORY = "TO-FACTORY"
 # Stock-count differences (Income: gains credit it, losses debit it), opened
 # by the first approved count that finds one.
 STOCK_COUNT = "STOCK-COUNT"
@@ -79,6 +82,7 @@ _SYSTEM_HOLDERS = {
     PURCHASES: ("Parts bought from suppliers, at agreed prices", HolderKind.PURCHASES),
     CONSUMED: ("Consumed in repair", HolderKind.CONSUMED),
     FACTORY: ("Factory", HolderKind.FACTORY),
+    TO_FACTORY: ("Defective units in transit to the factory", HolderKind.IN_TRANSIT),
     STOCK_COUNT: ("Stock-count differences", HolderKind.COUNT_DIFFERENCE),
 }
 

@@ -10,6 +10,12 @@ found (into the receiver's stock) or lost (written off, flagged for
 charging). So at every moment: in transit toward a holder = shipped −
 received − short.
 
+A return to the factory (`ledger.parts.factory`) is a shipment too, from a
+warehouse's DEFECTIVE to TO-FACTORY:TRANSIT (the factory, an outside party,
+holds no transit); the factory's count closes it instead of a receipt, and
+its differences are discrepancies with a direction: short (resolved like any
+shortage, by serial for serialized units) or over (nothing posted).
+
 This module knows nothing of requisitions; `ledger.parts.receiving` tells a
 requisition what its shipments did.
 """
@@ -23,6 +29,7 @@ from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -32,6 +39,7 @@ from sqlalchemy import (
     Index,
     Integer,
     SmallInteger,
+    String,
     insert,
     select,
 )
@@ -40,7 +48,7 @@ from sqlmodel import Field, SQLModel
 
 from ledger import journal
 from ledger.codes import account_code
-from ledger.errors import Forbidden, InvalidInput, NotFound
+from ledger.errors import Forbidden, InvalidInput, InvalidState, NotFound
 from ledger.journal import EntryIn, PostingIn
 from ledger.models import Commodity, Holder, HolderKind, Role
 from ledger.parts import documents as docs
@@ -91,6 +99,15 @@ class DiscrepancyState(enum.StrEnum):
     OPEN = "open"
     FOUND = "found"
     LOST = "lost"
+
+
+class Direction(enum.StrEnum):
+    """A shortage (fewer units arrived than were shipped: they wait in
+    DISCREPANCIES) or an over count (more arrived than the books sent: the
+    books never held them, so nothing is posted; a factory's count can say so)."""
+
+    SHORT = "short"
+    OVER = "over"
 
 
 def _one_of(enum_type: type[enum.StrEnum]) -> str:
@@ -146,6 +163,7 @@ class Discrepancy(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(f"state IN ({_one_of(DiscrepancyState)})", name="state"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(f"direction IN ({_one_of(Direction)})", name="direction"),
         Index("ix_discrepancy_state", "state", "id"),
     )
 
@@ -160,6 +178,13 @@ class Discrepancy(SQLModel, table=True):
     )
     quantity: int = Field(sa_column=Column(BigInteger, nullable=False))
     state: str = Field(max_length=8)
+    direction: str = Field(
+        default=Direction.SHORT.value,
+        sa_column=Column(String(5), nullable=False, server_default=Direction.SHORT.value),
+    )
+    # The serials short (or over) when the commodity is serialized: resolving
+    # a shortage moves exactly these units out of DISCREPANCIES.
+    serials: list[str] | None = Field(default=None, sa_column=Column(JSON))
     # Lost units are to be charged to whoever lost them once deposits exist.
     chargeable: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
     resolved_by: str | None = Field(default=None, max_length=80)
@@ -224,6 +249,8 @@ class DiscrepancyView(BaseModel):
     holder: str
     quantity: int
     state: DiscrepancyState
+    direction: Direction = Direction.SHORT
+    serials: list[str] | None = None
     chargeable: bool
     resolved_by: str | None
     resolved_at: datetime | None
@@ -240,6 +267,8 @@ class Line:
     sku: str
     quantity: int
     requisition_line_no: int | None = None
+    # Serialized units move by serial: one per unit.
+    serials: tuple[str, ...] = ()
 
 
 def number(shipment_id: int) -> str:
@@ -272,11 +301,13 @@ def ship(
     requisition_id: int | None = None,
     courier: str | None = None,
     tracking_number: str | None = None,
+    transit: str | None = None,
 ) -> tuple[Shipment, journal.PostResult]:
     """Create a shipment in transit and post its entry: the sender's RESERVED
     (an issue), DEFECTIVE (defective units) or STOCK to the receiver's
-    TRANSIT. The guard refuses what the sender does not have, naming the
-    account."""
+    TRANSIT (or that of the `transit` holder given, for a receiver that is an
+    outside party: the factory). The guard refuses what the sender does not
+    have, naming the account."""
     today = session.info["window"].today()
     shipment = Shipment(
         kind=kind.value,
@@ -293,6 +324,7 @@ def ship(
     session.add(shipment)
     session.flush()
     source = leaves_from(kind)
+    transit = transit or receiver.code
     # The lines go in as one multi-row INSERT: a 50-line issue is one statement.
     session.execute(
         insert(line_t),
@@ -309,10 +341,17 @@ def ship(
     )
     postings = []
     for line in lines:
+        serials = list(line.serials)
         postings += [
-            PostingIn(account=account_code(sender.code, source, line.sku), amount=-line.quantity),
             PostingIn(
-                account=account_code(receiver.code, "TRANSIT", line.sku), amount=line.quantity
+                account=account_code(sender.code, source, line.sku),
+                amount=-line.quantity,
+                serials=serials,
+            ),
+            PostingIn(
+                account=account_code(transit, "TRANSIT", line.sku),
+                amount=line.quantity,
+                serials=serials,
             ),
         ]
     result = journal.post_entries(
@@ -386,6 +425,13 @@ def receive(
     number_ = number(shipment.id)
     if shipment.state != ShipmentState.IN_TRANSIT:
         docs.refuse_state("shipment", number_, shipment.state, "receiving", ["in_transit"])
+    if shipment.kind == ShipmentKind.FACTORY:
+        raise InvalidState(
+            f"shipment {number_} is a return to the factory; the factory's count closes it "
+            f"(POST /factory-returns/{number_}/confirm)",
+            number=number_,
+            state=shipment.state,
+        )
     lines = session.execute(
         select(
             line_t.c.line_no, line_t.c.commodity_id, line_t.c.requisition_line_no,
@@ -495,15 +541,46 @@ def lock_discrepancy(session: Session, actor: Actor, discrepancy_number_: str) -
     return row
 
 
+@dataclass(frozen=True, slots=True)
+class Noted:
+    """A resolution that posts nothing (an over count: the books never held
+    the units)."""
+
+    entry_id: None = None
+
+
 def resolve(
     session: Session, actor: Actor, discrepancy: Discrepancy, outcome: DiscrepancyState, reason
 ):
     """Found: the units go into the receiver's stock (its defective stock
-    for defective units). Lost: they are written off to LOST-IN-TRANSIT and
-    the discrepancy is flagged for charging."""
+    for defective units; the factory's for a factory return). Lost: they are
+    written off to LOST-IN-TRANSIT and the discrepancy is flagged for
+    charging. Serialized units move by the serials the shortage recorded.
+
+    An over count (more counted than shipped, in a factory's count) posts
+    nothing either way, since the books never held those units: found
+    records that they were traced (and are booked by a document of their
+    own, a count or another return), lost that the count was wrong."""
     number_ = discrepancy_number(discrepancy.id)
     if discrepancy.state != DiscrepancyState.OPEN:
         docs.refuse_state("discrepancy", number_, discrepancy.state, "resolving", ["open"])
+    result: journal.PostResult | Noted
+    if discrepancy.direction == Direction.OVER:
+        result = Noted()
+    else:
+        result = _post_resolution(session, actor, discrepancy, outcome, reason, number_)
+    discrepancy.state = outcome.value
+    discrepancy.chargeable = (
+        outcome is DiscrepancyState.LOST and discrepancy.direction == Direction.SHORT
+    )
+    discrepancy.resolved_by = actor.username
+    discrepancy.resolved_at = utcnow()
+    discrepancy.reason = reason
+    session.flush()
+    return result
+
+
+def _post_resolution(session, actor, discrepancy, outcome, reason, number_):
     sku = _skus(session, [discrepancy.commodity_id])[discrepancy.commodity_id]
     receiver = session.get(Holder, discrepancy.holder_id)
     shipment = session.get(Shipment, discrepancy.shipment_id)
@@ -512,7 +589,8 @@ def resolve(
     else:
         docs.system_holder(session, docs.LOST)
         target = account_code(docs.LOST, "STOCK", sku)
-    result = journal.post_entries(
+    serials = list(discrepancy.serials or [])
+    return journal.post_entries(
         session,
         [
             EntryIn(
@@ -523,20 +601,14 @@ def resolve(
                     PostingIn(
                         account=account_code(docs.DISCREPANCIES, "TRANSIT", sku),
                         amount=-discrepancy.quantity,
+                        serials=serials,
                     ),
-                    PostingIn(account=target, amount=discrepancy.quantity),
+                    PostingIn(account=target, amount=discrepancy.quantity, serials=serials),
                 ],
             )
         ],
         actor=actor.username,
     )[0]
-    discrepancy.state = outcome.value
-    discrepancy.chargeable = outcome is DiscrepancyState.LOST
-    discrepancy.resolved_by = actor.username
-    discrepancy.resolved_at = utcnow()
-    discrepancy.reason = reason
-    session.flush()
-    return result
 
 
 # -- reading -----------------------------------------------------------------------
@@ -691,6 +763,8 @@ def discrepancy_view(session: Session, row: Discrepancy) -> DiscrepancyView:
         holder=holder,
         quantity=row.quantity,
         state=DiscrepancyState(row.state),
+        direction=Direction(row.direction),
+        serials=row.serials,
         chargeable=row.chargeable,
         resolved_by=row.resolved_by,
         resolved_at=row.resolved_at,
