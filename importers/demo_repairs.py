@@ -1,8 +1,8 @@
 """The demo's repairs: a month of repairs in every service category at a few
 points, written off through the repairs service by the point's own user (or
 the admin for the other points), and the defective parts they replaced on
-their way back: one return in transit, one already received at the
-warehouse (its defective stock, ready for the factory).
+their way back: one return in transit, one received at its warehouse and
+shipped on to the factory, awaiting the factory's count.
 
 The customers reported their handsets over the last 30 days; everything is
 written off on the day the demo loads (the opening stock is dated that day,
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ledger.catalog.parts import Part
 from ledger.models import Account, Commodity, Holder
-from ledger.parts import receiving, repairs
+from ledger.parts import factory, receiving, repairs
 from ledger.parts.requisitions import LineIn
 from ledger.parts.warranty import Case
 from ledger.policy import SYSTEM, Actor
@@ -37,7 +37,7 @@ MODELS = ["X1", "X2", "X3", "Other brand Z9"]
 @dataclass
 class RepairsSummary:
     repairs: int
-    defective_in_transit: int
+    defective_in_transit: int  # returns of defective parts, and to the factory
 
 
 def _case(kind: str, reported: date, rng: random.Random) -> Case:
@@ -128,10 +128,15 @@ def repairs_month(
             lines=[LineIn(sku=sku, quantity=units) for sku, units in defective],
             courier="SF Express", tracking_number=f"SF8{n + 1:09d}",
         )  # fmt: skip
-        if n == 0:
-            in_transit += 1
-        else:
+        in_transit += 1
+        if n == 1:
+            # Received at the warehouse, and sent on to the factory.
             receiving.receive(session, clerk, parcel.number)
+            factory.ship(
+                session, clerk, sender=parcel.receiver, courier="SF Express",
+                tracking_number=f"SF9{n:09d}",
+                lines=[factory.ReturnLineIn(sku=sku, quantity=units) for sku, units in defective],
+            )  # fmt: skip
     return RepairsSummary(
         repairs=session.scalar(select(func.count()).select_from(repairs.Repair)),
         defective_in_transit=in_transit,
