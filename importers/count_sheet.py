@@ -1,11 +1,17 @@
 """The stock count's spreadsheets: the count sheet a counter fills in, read
 back into counts, and the variance report.
 
-Written with XlsxWriter, read with calamine (fast; the whole sheet in
-memory, bounded by MAX_SHEET_BYTES). The ledger knows nothing of Excel: this
-module turns a sheet into the `ledger.parts.counts.CountIn` lines its
-services take, checking every row first, and a service's answer into a
-sheet.
+Written with XlsxWriter, read with openpyxl in read-only mode: it streams
+the sheet row by row, so what an upload may cost is bounded by checks made
+before and while reading (the file's size, its size unpacked, the rows read,
+the columns read, a cell's length). Readers that build the sheet's whole
+range in memory at once (calamine) are faster, but a 2 KB file with one cell
+at XFD1048576 makes them allocate half a terabyte and abort the process.
+Formulas are read as written (a formula is not a count: the counter types
+the units), so a cached value never stands in for one. The ledger knows
+nothing of Excel: this module turns a sheet into the
+`ledger.parts.counts.CountIn` lines its services take, checking every row
+first, and a service's answer into a sheet.
 
 The count sheet, first worksheet, header in row 1:
 
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 from datetime import date, datetime, time
 
 import xlsxwriter
@@ -38,8 +45,14 @@ NAME_EN_HEADER = "Name"
 BOOK_HEADER = "账面数量 Book"
 COUNTED_HEADER = "实盘数量 Counted"
 _DIGITS = re.compile(r"[0-9]{1,12}")
-# A sheet bigger than this is refused before it is opened.
+# A sheet bigger than this is refused before it is opened; unpacked, its
+# parts together may be this much bigger (a 50,000-line sheet is ~10 MB).
 MAX_SHEET_BYTES = 8 * 1024 * 1024
+MAX_UNPACKED_BYTES = 64 * 1024 * 1024
+# Rows read at the most: every count, the header and some blank rows.
+MAX_SHEET_ROWS = MAX_COUNT_LINES + 1_001
+MAX_CELL_TEXT = 100
+_SHOWN = 40  # characters of a cell quoted back in an error
 
 
 def _workbook(buffer: io.BytesIO) -> xlsxwriter.Workbook:
@@ -132,7 +145,7 @@ def _counted(value: object, row: int, sku: str) -> int | None:
         raise _refuse(
             row,
             COUNTED_HEADER,
-            f"{value!r} is not a count; write a whole number of units from 0 to "
+            f"{_shown(value)} is not a count; write a whole number of units from 0 to "
             f"{MAX_COUNTED:,}, or leave the cell empty (nothing of the sheet was entered)",
             sku,
         )
@@ -140,6 +153,11 @@ def _counted(value: object, row: int, sku: str) -> int | None:
 
 
 def _columns(header: tuple) -> tuple[int, int]:
+    """The SKU and counted columns: headed as the downloaded sheet heads
+    them, else the first header that reads like one ("SKU…", "…counted…")."""
+    texts = [_text(cell) or "" for cell in header]
+    if SKU_HEADER in texts and COUNTED_HEADER in texts:
+        return texts.index(SKU_HEADER), texts.index(COUNTED_HEADER)
     sku = counted = None
     for i, cell in enumerate(header):
         text = _text(cell) or ""
@@ -158,15 +176,37 @@ def _columns(header: tuple) -> tuple[int, int]:
     return sku, counted
 
 
+def _shown(value: object) -> str:
+    """A cell's value as quoted in an error: never the whole of a huge cell."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
+
+def _check_unpacked(data: bytes) -> None:
+    """Refuse a zip that unpacks to far more than a count sheet (a zip bomb,
+    a shared string of gigabytes) before any XML of it is read."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise InvalidInput(
+            f"the file is not an xlsx workbook ({type(exc).__name__}); upload the count sheet "
+            "as downloaded (.xlsx), filled in",
+            field="file",
+        ) from exc
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise InvalidInput(
+            f"the file unpacks to {unpacked:,} bytes, more than {MAX_UNPACKED_BYTES:,}; a count "
+            "sheet is far smaller: upload the count sheet as downloaded, filled in",
+            field="file",
+        )
+
+
 def read_sheet(data: bytes) -> list[CountIn]:
     """The counted rows of a filled count sheet (rows whose counted cell is
     empty are left out). Refuses a file that is not an xlsx workbook, and
-    any row that is wrong, naming it.
-
-    Read with calamine (Rust): a 20,000-line sheet in about 0.1 s, where
-    openpyxl's read-only mode takes 0.7 s; the whole sheet is held in memory,
-    which MAX_SHEET_BYTES bounds."""
-    from python_calamine import CalamineWorkbook
+    any row that is wrong, naming it."""
+    from openpyxl import load_workbook
 
     if len(data) > MAX_SHEET_BYTES:
         raise InvalidInput(
@@ -174,28 +214,46 @@ def read_sheet(data: bytes) -> list[CountIn]:
             f"{MAX_COUNT_LINES:,} lines is far smaller",
             field="file",
         )
+    _check_unpacked(data)
     try:
-        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        name = SHEET_NAME if SHEET_NAME in book.sheet_names else book.sheet_names[0]
-        rows = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
-    except Exception as exc:  # calamine raises its own kinds for a damaged file
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged or foreign file
         raise InvalidInput(
             f"the file is not an xlsx workbook ({type(exc).__name__}); upload the count sheet "
             "as downloaded (.xlsx), filled in",
             field="file",
         ) from exc
-    return _rows(rows)
+    try:
+        ws = book[SHEET_NAME] if SHEET_NAME in book.sheetnames else book.worksheets[0]
+        header = next(ws.iter_rows(max_row=1, max_col=64, values_only=True), None)
+        if header is None:
+            raise InvalidInput("the sheet is empty; fill in the count sheet", field="file", row=1)
+        sku_col, counted_col = _columns(header)
+        width = max(sku_col, counted_col) + 1
+        return _rows(ws.iter_rows(min_row=2, max_col=width, values_only=True), sku_col, counted_col)
+    except InvalidInput:
+        raise
+    except Exception as exc:  # a damaged sheet inside a valid zip
+        raise InvalidInput(
+            f"the workbook could not be read ({type(exc).__name__}); upload the count sheet "
+            "as downloaded (.xlsx), filled in",
+            field="file",
+        ) from exc
+    finally:
+        book.close()
 
 
-def _rows(table: list[list]) -> list[CountIn]:
-    rows = iter(table)
-    header = next(rows, None)
-    if header is None:
-        raise InvalidInput("the sheet is empty; fill in the count sheet", field="file", row=1)
-    sku_col, counted_col = _columns(header)
+def _rows(rows, sku_col: int, counted_col: int) -> list[CountIn]:
     width = max(sku_col, counted_col) + 1
     out: list[CountIn] = []
+    seen: dict[str, int] = {}
     for row_no, values in enumerate(rows, start=2):
+        if row_no > MAX_SHEET_ROWS:
+            raise _refuse(
+                row_no, SKU_HEADER,
+                f"the sheet goes on past row {MAX_SHEET_ROWS:,}; a count sheet holds at most "
+                f"{MAX_COUNT_LINES:,} lines: clear the cells below the count",
+            )  # fmt: skip
         if len(values) < width:
             values = (*values, *([None] * (width - len(values))))
         sku_cell, counted_cell = values[sku_col], values[counted_col]
@@ -204,9 +262,19 @@ def _rows(table: list[list]) -> list[CountIn]:
             if counted_cell is None or counted_cell == "":
                 continue  # an empty row
             raise _refuse(row_no, SKU_HEADER, "a count without a SKU; give the part's SKU")
+        if len(sku) > MAX_CELL_TEXT:
+            raise _refuse(row_no, SKU_HEADER, f"{_shown(sku)} is not a SKU; correct the cell")
         counted = _counted(counted_cell, row_no, sku)
         if counted is None:
             continue
+        if sku in seen:
+            raise _refuse(
+                row_no, SKU_HEADER,
+                f"{sku} is counted on row {seen[sku]} already; count each part on one row, "
+                "with the total found",
+                sku,
+            )  # fmt: skip
+        seen[sku] = row_no
         if len(out) >= MAX_COUNT_LINES:
             raise _refuse(
                 row_no, COUNTED_HEADER, f"a sheet holds at most {MAX_COUNT_LINES:,} counts", sku

@@ -161,8 +161,10 @@ def test_a_repair_in_each_category_writes_off_its_parts(call, db, today):
     assert by["F"]["charge"] == f["charge"] and by["WH"]["cost"] == wh["cost"]
     assert by["DAP"]["quantity"] == 2
 
-    # The entry names the repair, and the history tells who did it.
+    # The entry names the repair, and the history tells who did it; the
+    # answer to the write-off is the repair as it reads afterwards.
     shown = call("GET", f"/repairs/{wh['number']}", "admin")
+    assert shown == wh
     assert shown["history"][0]["action"] == "write_off"
     assert shown["history"][0]["actor"] == "sp-a"
     entry = call("GET", f"/entries/{shown['entry_id']}", "admin")

@@ -304,8 +304,7 @@ def test_wrong_input_is_refused_and_changes_nothing(call, db):
     bad_sku = _xlsx([["P-LCD", None, None, 3], ["P-NOPE", None, None, 1]])
     answer = refused("POST", upload, "clerk", 422, files=_upload(bad_sku))
     assert "row 3" in answer["detail"] and "P-NOPE" in answer["detail"]
-    # (A cell of spaces looks empty and is read as empty: not counted.)
-    for garbage in (-1, 1.5, "abc", 2_000_000_000, True):
+    for garbage in (-1, 1.5, "abc", "   ", 2_000_000_000, True):
         sheet = _xlsx([["P-BATT", None, None, 2], ["P-LCD", None, None, garbage]])
         answer = refused("POST", upload, "clerk", 422, files=_upload(sheet))
         assert "row 3" in answer["detail"] and "Counted" in answer["detail"], garbage
@@ -470,3 +469,108 @@ def test_only_the_sheet_upload_takes_a_binary_multipart_body(call, client):
     assert answer["field"] == "body" and "NUL" in answer["detail"]
     answer = call("POST", f"/counts/{number}/sheet", "clerk", status=422, files=binary)
     assert "not an xlsx workbook" in answer["detail"]
+
+
+# -- what an upload may be, and what it may cost ------------------------------------------
+
+
+def _open_at_rws(call, db, blind=False, **stock) -> str:
+    _stock(db, **stock)
+    return call("POST", "/counts", "clerk", {"location": "RW-S", "blind": blind}, 201)["number"]
+
+
+def test_a_sheet_reaching_the_last_cell_is_refused_quickly_and_in_little_memory(call, db):
+    import resource
+    import time
+
+    from tests import xlsx_files as xf
+
+    number = _open_at_rws(call, db, **{"P-LCD": 10})
+    corner = '<row r="1048576">' + xf.number("XFD1048576", 1) + "</row>"
+    data = xf.workbook(xf.HEADER + '<row r="2">' + xf.text("A2", "P-LCD") + xf.number("B2", 3)
+                       + "</row>" + corner)  # fmt: skip
+    assert len(data) < 4096
+    before, started = _rows(db), time.perf_counter()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    answer = call("POST", f"/counts/{number}/sheet", "clerk", status=422, files=_upload(data))
+    assert "past row 51,001" in answer["detail"]
+    assert time.perf_counter() - started < 30
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 200 * 1024  # KiB
+    assert _rows(db) == before
+
+
+def test_a_huge_cell_is_refused_without_echoing_it(call, db):
+    from tests import xlsx_files as xf
+
+    number = _open_at_rws(call, db, **{"P-LCD": 10})
+    row = '<row r="2"><c r="A2" t="s"><v>0</v></c>' + xf.number("B2", 3) + "</row>"
+    # 20 MiB in one shared string: unpacks within bounds, but is no SKU.
+    big = xf.workbook(xf.HEADER + row, shared=["A" * (20 * 1024 * 1024)])
+    answer = call("POST", f"/counts/{number}/sheet", "clerk", status=422, files=_upload(big))
+    assert "row 2" in answer["detail"] and len(answer["detail"]) < 300
+    # 100 MiB unpacked: refused before any XML is read.
+    bomb = xf.workbook(xf.HEADER + row, shared=["A" * (100 * 1024 * 1024)])
+    answer = call("POST", f"/counts/{number}/sheet", "clerk", status=422, files=_upload(bomb))
+    assert "unpacks to" in answer["detail"]
+
+
+def test_formulas_error_cells_twice_counted_parts_and_other_formats_are_refused(call, db):
+    import zipfile
+
+    import xlsxwriter
+
+    from tests import xlsx_files as xf
+
+    number = _open_at_rws(call, db, **{"P-LCD": 10, "P-BATT": 5})
+    before = _rows(db)
+
+    def refused(data, *words):
+        answer = call("POST", f"/counts/{number}/sheet", "clerk", status=422, files=_upload(data))
+        assert all(w in answer["detail"] for w in words), answer
+        assert _rows(db) == before
+
+    # An error cell, and a formula whose cached value would read as 0.
+    refused(
+        xf.workbook(xf.HEADER + '<row r="2">' + xf.text("A2", "P-LCD")
+                    + '<c r="B2" t="e"><f>1/0</f><v>#DIV/0!</v></c></row>'),
+        "row 2",
+    )  # fmt: skip
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer)
+    sheet = book.add_worksheet("盘点 Count")
+    sheet.write_row(0, 0, ["SKU 编码", "实盘数量 Counted"])
+    sheet.write(1, 0, "P-LCD")
+    sheet.write_formula(1, 1, "=4+6")
+    book.close()
+    refused(buffer.getvalue(), "row 2", "=4+6")
+    # Two shelves of one part: the counter is told, not the last one kept.
+    refused(_xlsx([["P-LCD", None, None, 6], ["P-LCD", None, None, 4]]), "row 3", "row 2")
+    # An OpenDocument spreadsheet is not an xlsx.
+    ods = io.BytesIO()
+    with zipfile.ZipFile(ods, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        archive.writestr("content.xml", "<office:document-content/>")
+    refused(ods.getvalue(), "xlsx")
+
+
+def test_a_limited_count_counts_its_own_parts_only(call, db):
+    _stock(db, **{"P-LCD": 10, "P-BATT": 5})
+    number = call("POST", "/counts", "clerk", {"location": "RW-S", "skus": ["P-LCD"]}, 201)[
+        "number"
+    ]
+    before = _rows(db)
+    body = {"lines": [{"sku": "P-LCD", "counted": 10}, {"sku": "P-BATT", "counted": 5}]}
+    answer = call("POST", f"/counts/{number}/lines", "clerk", body, 422)
+    assert "P-BATT is not in stock count" in answer["detail"] and "P-LCD only" in answer["detail"]
+    assert _rows(db) == before
+    twice = {"lines": [{"sku": "P-LCD", "counted": 6}, {"sku": "P-LCD", "counted": 4}]}
+    assert "already" in call("POST", f"/counts/{number}/lines", "clerk", twice, 422)["detail"]
+
+
+def test_a_blind_count_cancelled_unsubmitted_keeps_its_book_hidden(call, db):
+    number = _open_at_rws(call, db, blind=True, **{"P-LCD": 10})
+    call("POST", f"/counts/{number}/cancel", "clerk", {})
+    shown = call("GET", f"/counts/{number}", "clerk")
+    assert [line["book"] for line in shown["items"]] == [None]
+    rows = _sheet(call("GET", f"/counts/{number}/sheet.xlsx", "clerk"))
+    assert "账面数量 Book" not in rows[0]

@@ -38,6 +38,7 @@ from sqlalchemy import (
     Index,
     Integer,
     UniqueConstraint,
+    bindparam,
     func,
     insert,
     or_,
@@ -389,6 +390,27 @@ def _prices_on(session: Session, parts: dict[int, str], day: date) -> dict[int, 
     return {p.part_id: _price_view(parts[p.part_id], p) for p in rows}
 
 
+def _build_prices_on():
+    # Built once, with bound parameters: documents value their lines on every
+    # action, and building the statement cost more than running it.
+    latest = (
+        select(price_t.c.part_id, func.max(price_t.c.effective_from).label("day"))
+        .where(
+            price_t.c.part_id.in_(bindparam("ids", expanding=True)),
+            price_t.c.effective_from <= bindparam("day"),
+        )
+        .group_by(price_t.c.part_id)
+        .subquery()
+    )
+    return select(price_t.c.part_id, price_t.c.standard_cost, price_t.c.list_price).join(
+        latest,
+        (latest.c.part_id == price_t.c.part_id) & (latest.c.day == price_t.c.effective_from),
+    )
+
+
+_PRICES_ON = _build_prices_on()
+
+
 def prices_on(session: Session, part_ids: Iterable[int], day: date) -> dict[int, tuple[int, int]]:
     """The (standard cost, list price) in fen in force on `day` of each part
     (commodity id → prices), in one query; a part without a price is left
@@ -396,18 +418,7 @@ def prices_on(session: Session, part_ids: Iterable[int], day: date) -> dict[int,
     ids = list(set(part_ids))
     if not ids:
         return {}
-    latest = (
-        select(price_t.c.part_id, func.max(price_t.c.effective_from).label("day"))
-        .where(price_t.c.part_id.in_(ids), price_t.c.effective_from <= day)
-        .group_by(price_t.c.part_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(price_t.c.part_id, price_t.c.standard_cost, price_t.c.list_price).join(
-            latest,
-            (latest.c.part_id == price_t.c.part_id) & (latest.c.day == price_t.c.effective_from),
-        )
-    )
+    rows = session.execute(_PRICES_ON, {"ids": ids, "day": day})
     return {part_id: (cost, list_price) for part_id, cost, list_price in rows}
 
 

@@ -298,7 +298,9 @@ def view(session: Session, count: StockCount) -> CountView:
 
 
 def _book_hidden(count: StockCount) -> bool:
-    return count.blind and count.state == CountState.OPEN
+    # Until it is submitted: a blind count cancelled while open keeps its
+    # book hidden too (else cancel and reopen would show it).
+    return count.blind and count.submitted_at is None
 
 
 def get(
@@ -357,7 +359,8 @@ class Sheet:
 
     @property
     def blind(self) -> bool:
-        return self.count.blind and self.count.state == CountState.OPEN
+        """The book is hidden (see `_book_hidden`)."""
+        return self.count.blind and self.count.submitted_at is None
 
 
 def sheet(session: Session, actor: Actor, count_number: str) -> Sheet:
@@ -591,15 +594,21 @@ def _where(line: CountIn, i: int) -> str:
     return f"row {line.row}" if line.row is not None else f"line {i + 1}"
 
 
+def _shown(value: object) -> str:
+    """A value as quoted in an error: never the whole of a huge one."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
 def _check_counted(line: CountIn, i: int) -> None:
     value = line.counted
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNTED:
         raise InvalidInput(
-            f"{_where(line, i)}, counted: {value!r} is not a count; give a whole number of "
+            f"{_where(line, i)}, counted: {_shown(value)} is not a count; give a whole number of "
             f"units from 0 to {MAX_COUNTED:,}",
             field="counted",
             row=line.row if line.row is not None else i + 1,
-            sku=line.sku if isinstance(line.sku, str) else None,
+            sku=line.sku if _is_sku(line.sku) else None,
         )
 
 
@@ -611,9 +620,11 @@ def enter(
     *,
     key: str | None = None,
 ) -> CountView:
-    """Enter counts while the count is open: SKU → units found. A later value
-    for a SKU replaces an earlier one (in this batch or an earlier one); a
-    catalog part not in the snapshot gets a line of its own (book 0). All or
+    """Enter counts while the count is open: SKU → units found, each SKU
+    once a batch. A later batch's value for a SKU replaces the earlier one; a
+    catalog part not in the snapshot of a whole-location count gets a line
+    of its own (book 0: it had no stock account there at the snapshot); a
+    count limited to some SKUs or a category counts those only. All or
     nothing: one wrong line refuses the batch, naming its row and SKU."""
     _require_counter(actor, "enter stock counts")
     if not 1 <= len(lines) <= MAX_COUNT_LINES:
@@ -641,15 +652,38 @@ def enter(
     }
     beyond = {line.sku for line in lines if _is_sku(line.sku) and line.sku not in in_count}
     parts = _part_ids(session, sorted(beyond)) if beyond else {}
+    within = _within_scope(session, count.scope, parts) if count.scope and parts else set()
+    seen: dict[str, int] = {}
     for i, line in enumerate(lines):
         if not _is_sku(line.sku) or (line.sku not in in_count and line.sku not in parts):
             raise InvalidInput(
-                f"{_where(line, i)}: {line.sku!r} is not a part of the catalog; correct the "
-                "SKU (nothing of this batch was entered)",
+                f"{_where(line, i)}: {_shown(line.sku)} is not a part of the catalog; correct "
+                "the SKU (nothing of this batch was entered)",
                 field="sku",
                 row=line.row if line.row is not None else i + 1,
-                sku=line.sku if isinstance(line.sku, str) else None,
+                sku=line.sku if _is_sku(line.sku) else None,
             )
+        if count.scope and line.sku not in in_count and line.sku not in within:
+            # Its book at the snapshot was never taken: "book 0" would be wrong
+            # for a part on the shelf, and approving would double it.
+            raise InvalidInput(
+                f"{_where(line, i)}: {line.sku} is not in stock count {count_number}, which "
+                f"counts {_scope_text(count.scope)} only; count it in a count of its own "
+                "(nothing of this batch was entered)",
+                field="sku",
+                row=line.row if line.row is not None else i + 1,
+                sku=line.sku,
+            )
+        if line.sku in seen:
+            raise InvalidInput(
+                f"{_where(line, i)}: {line.sku} is counted in this batch already "
+                f"({_where(lines[seen[line.sku]], seen[line.sku])}); give each part once, with "
+                "the total found (nothing of this batch was entered)",
+                field="sku",
+                row=line.row if line.row is not None else i + 1,
+                sku=line.sku,
+            )
+        seen[line.sku] = i
     counted: dict[int, int] = {}  # line no -> units; the last value for a SKU wins
     new: dict[int, int] = {}  # commodity id -> line no, for parts beyond the snapshot
     next_line = count.line_count
@@ -689,6 +723,26 @@ def enter(
         detail={"counted": len(counted), **({"added": len(new)} if new else {})},
     )
     return run.finish(view(session, count))
+
+
+def _within_scope(session: Session, scope: dict[str, Any], parts: dict[str, int]) -> set[str]:
+    """Of parts beyond a limited count's snapshot, those its scope names:
+    they had no stock account there at the snapshot (book 0)."""
+    if "category" in scope:
+        rows = session.execute(
+            select(Commodity.code)
+            .join(Part, Part.commodity_id == Commodity.id)
+            .where(Commodity.id.in_(list(parts.values())), Part.category == scope["category"])
+        )
+        return set(rows.scalars())
+    return set(parts) & set(scope.get("skus", []))
+
+
+def _scope_text(scope: dict[str, Any]) -> str:
+    if "category" in scope:
+        return f"category {scope['category']!r}"
+    skus = list(scope.get("skus", []))
+    return "SKUs " + ", ".join(skus[:5]) + (f" and {len(skus) - 5} more" if len(skus) > 5 else "")
 
 
 def _set_counted(session: Session, count_id: int, counted: dict[int, int]) -> None:
@@ -810,7 +864,11 @@ def variances(
     A blind count shows none while it is open (the book is hidden)."""
     count = _load(session, actor, count_number, lock=False)
     if _book_hidden(count) or count.state == CountState.CANCELLED:
-        reason = "it is blind and still open" if _book_hidden(count) else "it was cancelled"
+        reason = (
+            "it was cancelled"
+            if count.state == CountState.CANCELLED
+            else "it is blind and not submitted yet"
+        )
         raise InvalidState(
             f"stock count {count_number} has no variances to show: {reason}",
             number=count_number,

@@ -281,16 +281,29 @@ def _summary(row: Repair, point: str, quantity: int) -> dict:
     }
 
 
-def view(session: Session, row: Repair) -> RepairView:
-    lines = session.execute(
-        select(part_t, Commodity.code.label("sku"))
-        .join(Commodity, Commodity.id == part_t.c.commodity_id)
-        .where(part_t.c.repair_id == row.id)
-        .order_by(part_t.c.line_no)
-    ).all()
-    point = session.scalar(select(Holder.code).where(Holder.id == row.holder_id))
+def view(
+    session: Session,
+    row: Repair,
+    *,
+    point: str | None = None,
+    parts: list[RepairPartView] | None = None,
+) -> RepairView:
+    """The repair as the doors show it; `point` and `parts`, when the caller
+    has just written them, are not read back."""
+    if parts is None:
+        parts = [
+            RepairPartView.model_validate(line, from_attributes=True)
+            for line in session.execute(
+                select(part_t, Commodity.code.label("sku"))
+                .join(Commodity, Commodity.id == part_t.c.commodity_id)
+                .where(part_t.c.repair_id == row.id)
+                .order_by(part_t.c.line_no)
+            )
+        ]
+    if point is None:
+        point = session.scalar(select(Holder.code).where(Holder.id == row.holder_id))
     return RepairView(
-        **_summary(row, point, sum(line.quantity for line in lines)),
+        **_summary(row, point, sum(p.quantity for p in parts)),
         fault=row.fault,
         case=_case(row),
         # As decided when it was written off, whatever the rules say today.
@@ -300,17 +313,7 @@ def view(session: Session, row: Repair) -> RepairView:
             reason=row.decision_reason,
             reason_zh=row.decision_reason_zh,
         ),
-        parts=[
-            RepairPartView(
-                line_no=line.line_no,
-                sku=line.sku,
-                quantity=line.quantity,
-                unit_cost=line.unit_cost,
-                unit_list_price=line.unit_list_price,
-                defective=line.defective,
-            )
-            for line in lines
-        ],
+        parts=parts,
         written_off_by=row.written_off_by,
         written_off_at=row.written_off_at,
         entry_id=row.entry_id,
@@ -462,7 +465,7 @@ def write_off(
         ).all()
     )
     in_warranty = decision.category in IN_WARRANTY
-    rows, postings = [], []
+    rows, postings, skus = [], [], {}
     for i, (commodity_id, sku, quantity) in enumerate(checked, start=1):
         if commodity_id not in prices:
             raise InvalidInput(
@@ -488,6 +491,7 @@ def write_off(
                 "unit_cost": cost, "unit_list_price": list_price, "defective": defective,
             }
         )  # fmt: skip
+        skus[i] = sku
         postings += _write_off_postings(holder.code, sku, quantity, defective)
     docs.system_holder(session, docs.CONSUMED)
     cost = sum(r["quantity"] * r["unit_cost"] for r in rows)
@@ -537,7 +541,8 @@ def write_off(
         },
         entry_id=result.entry_id,
     )
-    return run.finish(view(session, row))
+    written = [RepairPartView(sku=skus[r["line_no"]], **r) for r in rows]
+    return run.finish(view(session, row, point=holder.code, parts=written))
 
 
 def _refs(row: Repair, holder: Holder) -> dict[str, str]:
