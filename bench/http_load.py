@@ -80,6 +80,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlencode
 from urllib.request import urlopen
 
@@ -140,6 +141,35 @@ def parts(sources: int) -> list[str]:
     return sorted({PART} | {source(i, sources) for i in range(sources)})
 
 
+# --------------------------------------------------------------------------- script
+
+
+def git_commit() -> str:
+    """`git describe` of the checkout the benchmark runs from, or "?"."""
+    try:
+        return (
+            subprocess.run(
+                ["git", "describe", "--always", "--dirty"],
+                cwd=Path(__file__).resolve().parent,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            or "?"
+        )
+    except OSError:
+        return "?"
+
+
+def run_script(main: Callable[[], int]) -> NoReturn:
+    """A served benchmark's `__main__`: its exit status; 130 on Ctrl-C, once
+    the context managers have stopped the server and dropped the database."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        say("interrupted: server stopped, database dropped")
+        sys.exit(130)
+
+
 # --------------------------------------------------------------------------- database
 
 
@@ -157,6 +187,14 @@ def throwaway_database(admin_url: str) -> Iterator[str]:
         # FORCE: a server killed mid-request may leave a backend behind.
         with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def say_postgres(url: str) -> None:
+    """The server's version and the benchmark's database."""
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo) as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0]
+    say(f"PostgreSQL {version}; database {make_url(url).database}")
 
 
 def set_up(url: str, clerks: int, race_rounds: int, sources: int) -> None:
@@ -1179,18 +1217,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # SIGTERM ends the run like Ctrl-C: the finally blocks stop the server and drop the db.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
-        commit = subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        commit = "?"
     say(
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {date.today()}, commit "
-        f"{commit or '?'}; workers "
+        f"{git_commit()}; workers "
         f"{args.workers}, clients {args.clients}, at most {args.requests} requests or "
         f"{args.seconds:g} s per endpoint and level, in {args.rounds} alternating rounds; "
         "the load generator runs on the same cores as the server and PostgreSQL"
@@ -1199,11 +1228,7 @@ def main(argv: list[str] | None = None) -> int:
         tempfile.TemporaryDirectory(prefix="http-load-") as tmp,
         throwaway_database(args.postgres_url) as url,
     ):
-        with psycopg.connect(
-            make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        ) as conn:
-            version = conn.execute("SHOW server_version").fetchone()[0]
-        say(f"PostgreSQL {version}; database {make_url(url).database}")
+        say_postgres(url)
         race_accounts = args.race_rounds * len(args.workers)
         set_up(url, max(max(args.clients), RACE_CLIENTS), race_accounts, args.sources)
         # uvloop (a uvicorn[standard] dependency): the client's loop costs less.
@@ -1211,9 +1236,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        # The context managers have stopped the server and dropped the database.
-        say("interrupted: server stopped, database dropped")
-        sys.exit(130)
+    run_script(main)

@@ -20,7 +20,7 @@ point, an admin and one user per point; every account either side posts to
 (each point's STOCK and DEFECTIVE, CONSUMED:STOCK, per part) is opened
 beforehand. Then the real server, `aftersales serve` (2 workers), on
 127.0.0.1 (bench/http_load.py's server, client and CPU meter and
-bench/requisition_cycle.py's client loop are reused).
+bench/common.py's A/B client loop and rounds are reused).
 
 One repair, measured from the client, one request on either side:
   A (the write-off): POST /repairs by the point's user, with its own
@@ -56,13 +56,9 @@ of POST /entries does), with per-call times; text and HTML go to DIR.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
 import random
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -71,22 +67,20 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from urllib.parse import urlencode
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/http_load.py
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, bench/http_load.py
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import common
 import http_load as hl
-import psycopg
-import requisition_cycle as rc
 import uvloop
+from common import Client, Failed, Level, balance_total, step
 from rich.table import Table
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from ledger import masterdata as md
 from ledger import queries, services
-from ledger.catalog import locations, parts
+from ledger.catalog import parts
 from ledger.db import Database
 from ledger.journal import EntryIn, PostingIn
 from ledger.migrate import upgrade
@@ -99,9 +93,7 @@ from ledger.parts.warranty import Case, Category
 from ledger.policy import SYSTEM, Actor
 from ledger.users import create_user
 
-BENCH = Path(__file__).resolve().parent
 say = hl.say
-HOST = hl.HOST
 WAREHOUSE = "RW-S"
 POINTS = 8
 OPENING = 1_000_000
@@ -142,19 +134,7 @@ def set_up(url: str) -> date:
 
     def master(s):
         today = s.info["window"].today()
-
-        def place(kind, code, served_by=None, grade=None):
-            locations.create_location(
-                s, SYSTEM, kind=kind, code=code, name=f"Location {code}", region="South",
-                province="Guangdong", city=None if kind == "hq" else "Shenzhen", grade=grade,
-                served_by=served_by,
-            )  # fmt: skip
-
-        place("hq", "HQ")
-        place("regional_warehouse", WAREHOUSE, served_by="HQ")
-        for j in range(POINTS):
-            place("service_point", point(j), served_by=WAREHOUSE, grade="A")
-        md.create_holder(s, "OPEN", "Opening balance", "opening_balance")
+        common.network(s, WAREHOUSE, [point(j) for j in range(POINTS)])
         docs.system_holder(s, docs.CONSUMED)
         for sku, category, returnable, cost in PARTS:
             parts.create_part(
@@ -211,15 +191,6 @@ class LedgerCheck:
 
 def check_ledger(url: str) -> LedgerCheck:
     db = Database.from_url(url, pool_size=1)
-
-    def total(where) -> int:
-        stmt = (
-            select(func.coalesce(func.sum(Account.balance), 0))
-            .join(Holder, Holder.id == Account.holder_id)
-            .where(where)
-        )
-        return s.execute(stmt).scalar_one()
-
     points = Holder.kind == HolderKind.SERVICE_POINT
     try:
         with db.reading() as s:
@@ -229,9 +200,9 @@ def check_ledger(url: str) -> LedgerCheck:
                 unbalanced=[r["commodity"] for r in queries.trial_balance(s) if r["net"] != 0],
                 repairs=Counter(dict(states)),
                 out_of_stock=OPENING * POINTS * len(PARTS)
-                - total(points & (Account.purpose == "STOCK")),
-                defective=total(points & (Account.purpose == "DEFECTIVE")),
-                consumed=total(Holder.code == docs.CONSUMED),
+                - balance_total(s, points & (Account.purpose == "STOCK")),
+                defective=balance_total(s, points & (Account.purpose == "DEFECTIVE")),
+                consumed=balance_total(s, Holder.code == docs.CONSUMED),
             )
     finally:
         db.dispose()
@@ -330,98 +301,28 @@ def documents(n: int, rng: random.Random, today: date, first: int = 0) -> list[D
 # --------------------------------------------------------------------------- clients
 
 
-async def log_in(port: int) -> dict[str, bytes]:
-    """A token (as its Authorization header) for every user; shared by the clients."""
-    client = rc.Client(port)
-    tokens = {}
-    try:
-        for username in (ADMIN, *map(point_user, range(POINTS))):
-            form = urlencode({"username": username, "password": PASSWORD}).encode()
-            head = (
-                f"POST /auth/token HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
-                f"Content-Length: {len(form)}\r\n"
-                "Content-Type: application/x-www-form-urlencoded\r\n\r\n"
-            ).encode()
-            await client.request("GET", "/health", b"", key=False)  # opens the connection
-            status, body = await client.conn.send(head + form)
-            if status != 200:
-                raise RuntimeError(f"login of {username} failed: {status} {body[:300]!r}")
-            token = json.loads(body)["access_token"]
-            tokens[username] = f"Authorization: Bearer {token}\r\n".encode()
-    finally:
-        client.close()
-    return tokens
-
-
 @dataclass
-class Tally(rc.Tally):
+class Tally(common.Tally):
     defective: int = 0  # units the side put into the points' defective stock
 
+    def add_to(self, done: Counter, name: str) -> None:
+        super().add_to(done, name)
+        done[f"defective {name}"] += self.defective
 
-async def write_off(c: rc.Client, tokens: dict[str, bytes], doc: Document, tally: Tally) -> None:
+
+async def write_off(c: Client, tokens: dict[str, bytes], doc: Document, tally: Tally) -> None:
     """Side A: POST /repairs by the point's user."""
     user = tokens[point_user(doc.point)]
-    got = await rc._step(tally, "repair", c.request("POST", "/repairs", user, doc.repair))
+    got = await step(tally, "repair", c.request("POST", "/repairs", user, doc.repair))
     if got["state"] != "written_off" or got["category"] != doc.category.value:
-        raise rc.Failed(f"repair {got['number']} is {got['state']} {got['category']}")
+        raise Failed(f"repair {got['number']} is {got['state']} {got['category']}")
     tally.defective += doc.defective
 
 
-async def bare(c: rc.Client, tokens: dict[str, bytes], doc: Document, tally: Tally) -> None:
+async def bare(c: Client, tokens: dict[str, bytes], doc: Document, tally: Tally) -> None:
     """Side B: the same postings as one plain entry, by the admin."""
-    await rc._step(tally, "entry", c.request("POST", "/entries", tokens[ADMIN], doc.entry))
+    await step(tally, "entry", c.request("POST", "/entries", tokens[ADMIN], doc.entry))
     tally.defective += doc.defective
-
-
-@dataclass
-class Level:
-    backend: str
-    clients: int
-    a: Tally
-    b: Tally
-    busy_before: float
-
-    @property
-    def ratio(self) -> float:
-        return self.a.rate / self.b.rate if self.b.rate else 0.0
-
-
-def _count(done: Counter, name: str, tally: Tally) -> None:
-    done[f"units {name}"] += tally.units
-    done[f"defective {name}"] += tally.defective
-    done[f"documents {name}"] += tally.n
-    done["errors"] += sum(tally.errors.values())
-
-
-async def run_level(
-    server: hl.Server, backend: str, n: int, args, tokens, rng, today, done: Counter
-) -> Level:
-    busy = await hl.quiet_machine(args.quiet_wait)
-    clients = [rc.Client(server.port) for _ in range(n)]
-    try:
-        warm = max(args.warmup, 4 * n)
-        first = done["documents"]
-        warm_docs = documents(warm, rng, today, first)
-        timed = documents(args.per_round * args.rounds, rng, today, first + warm)
-        done["documents"] += warm + len(timed)
-        # Warm-up, untimed: connections, pools, statement caches, both sides.
-        for side, name in ((write_off, "a"), (bare, "b")):
-            tally = Tally()
-            await rc.drive(clients, tokens, side, warm_docs, tally)
-            _count(done, name, tally)
-        a, b = Tally(), Tally()
-        meter = server.meter()
-        for r in range(args.rounds):
-            chunk = timed[r * args.per_round : (r + 1) * args.per_round]
-            order = [(write_off, a), (bare, b)]
-            for side, tally in order if r % 2 == 0 else order[::-1]:
-                await rc.drive(clients, tokens, side, chunk, tally, meter)
-        _count(done, "a", a)
-        _count(done, "b", b)
-        return Level(backend, n, a, b, busy)
-    finally:
-        for c in clients:
-            c.close()
 
 
 # --------------------------------------------------------------------------- report
@@ -434,35 +335,15 @@ def report(levels: list[Level]) -> None:
         table.add_column(col, justify="left" if col in ("backend", "side") else "right")
     for lv in levels:
         for name, t in (("A POST /repairs", lv.a), ("B POST /entries", lv.b)):
-            errors = ", ".join(f"{k}: {v}" for k, v in t.errors.items()) or "none"
-            table.add_row(
-                lv.backend,
-                str(lv.clients),
-                name,
-                f"{t.n:,}",
-                f"{t.rate:,.1f}",
-                f"{t.pct(0.5):.1f}",
-                f"{t.pct(0.95):.1f}",
-                errors,
-                f"{t.cpu_ms('server'):.1f}+{t.cpu_ms('postgres'):.1f}",
-                f"{lv.ratio:.2f}" if t is lv.a else "",
-            )
+            table.add_row(*common.table_row(lv, name, t))
     say(table)
     for lv in levels:
-        verdict = "met" if lv.ratio >= TARGET else f"NOT met ({lv.ratio / TARGET:.0%} of it)"
         say(
             f"{lv.backend}, {lv.clients} client(s): repairs {lv.a.rate:.1f}/s (p50 "
             f"{lv.a.pct(0.5):.1f} ms), entries {lv.b.rate:.1f}/s (p50 {lv.b.pct(0.5):.1f} ms), "
-            f"ratio {lv.ratio:.2f}; target >= {TARGET} {verdict}"
+            f"ratio {lv.ratio:.2f}; target >= {TARGET} " + common.verdict(lv.ratio, TARGET)
         )
-        if lv.busy_before >= hl.QUIET_PERCENT:
-            say(
-                f"[yellow]{lv.backend} {lv.clients}c: the machine was {lv.busy_before:.0f}% busy "
-                "with other processes before the level: its figures are suspect[/yellow]"
-            )
-        for t in (lv.a, lv.b):
-            for status, body in t.samples.items():
-                say(f"[red]{lv.backend} {lv.clients}c {status}:[/red] {body}")
+        common.say_level_warnings(lv)
 
 
 async def run_backend(backend: str, url: str, args, log_dir: Path) -> tuple[list[Level], bool]:
@@ -471,9 +352,22 @@ async def run_backend(backend: str, url: str, args, log_dir: Path) -> tuple[list
     rng = random.Random(20261201)
     levels = []
     with hl.running_server(url, args.workers, log_dir) as server:
-        tokens = await log_in(server.port)
+        users = (ADMIN, *map(point_user, range(POINTS)))
+        tokens = await common.log_in(server.port, users, PASSWORD)
         for n in args.clients:
-            level = await run_level(server, backend, n, args, tokens, rng, today, done)
+            level = await common.run_level(
+                server,
+                backend,
+                n,
+                args,
+                tokens,
+                (write_off, bare),
+                lambda count, first: documents(count, rng, today, first),
+                warm=max(args.warmup, 4 * n),
+                per_round=args.per_round,
+                done=done,
+                new_tally=Tally,
+            )
             levels.append(level)
             say(
                 f"{backend}, {n} client(s): repairs {level.a.rate:6.1f}/s "
@@ -493,9 +387,8 @@ async def run_backend(backend: str, url: str, args, log_dir: Path) -> tuple[list
         and not done["errors"]
     )
     say(
-        f"{backend} ledger: verify() -> {check.problems or '[]'}; trial balance "
-        f"{'nets to zero' if not check.unbalanced else 'OFF for ' + ', '.join(check.unbalanced)}; "
-        f"repairs {dict(check.repairs)} (written off {done['documents a']}); out of the points' "
+        common.ledger_said(backend, check.problems, check.unbalanced)
+        + f"repairs {dict(check.repairs)} (written off {done['documents a']}); out of the points' "
         f"stock {check.out_of_stock:,} (moved {units:,}), defective {check.defective:,} "
         f"(moved {defective:,}), consumed {check.consumed:,} (moved {units - defective:,}); "
         f"errors {done['errors']}: " + ("sound" if sound else "NOT SOUND")
@@ -576,26 +469,12 @@ def profile(url: str, args, out_dir: Path) -> None:
 async def run(args, tmp: Path) -> int:
     levels: list[Level] = []
     failed = False
-    for backend in ("sqlite", "postgresql"):
-        if args.backend not in (backend, "both"):
-            continue
-        if backend == "sqlite":
-            url = f"sqlite:///{tmp / 'repairs.db'}"
+    for backend in common.backends(args.backend):
+        with common.server_url(backend, tmp, "repairs.db", args.postgres_url) as url:
             if args.profile:
                 profile(url, args, Path(args.profile) / backend)
                 continue
             found, sound = await run_backend(backend, url, args, tmp)
-        else:
-            with hl.throwaway_database(args.postgres_url) as url:
-                with psycopg.connect(
-                    make_url(url).set(drivername="postgresql").render_as_string(False)
-                ) as conn:
-                    version = conn.execute("SHOW server_version").fetchone()[0]
-                say(f"PostgreSQL {version}; database {make_url(url).database}")
-                if args.profile:
-                    profile(url, args, Path(args.profile) / backend)
-                    continue
-                found, sound = await run_backend(backend, url, args, tmp)
         levels += found
         failed |= not sound
     if levels:
@@ -604,9 +483,7 @@ async def run(args, tmp: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--postgres-url", default=hl.DEFAULT_PG_URL)
+    parser = common.ab_parser(__doc__.split("\n\n")[0])
     parser.add_argument(
         "--per-round", type=int, default=100, help="timed repairs per side and round (100)"
     )
@@ -616,15 +493,7 @@ def main(argv: list[str] | None = None) -> int:
         default=int(os.environ.get("BENCH_REPAIRS_ROUNDS", "4")),
         help="alternations per level (BENCH_REPAIRS_ROUNDS, else 4)",
     )
-    parser.add_argument("--clients", type=hl.parse_list, default=[1, 4])
-    parser.add_argument("--workers", type=int, default=hl.RECOMMENDED_WORKERS)
     parser.add_argument("--warmup", type=int, default=20, help="untimed repairs per side")
-    parser.add_argument(
-        "--quiet-wait",
-        type=float,
-        default=10,
-        help="before each level, wait up to this long for other processes to go idle (10)",
-    )
     parser.add_argument(
         "--profile",
         metavar="DIR",
@@ -634,23 +503,14 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.per_round, args.rounds, args.workers) < 1 or args.warmup < 0:
         parser.error("--per-round, --rounds and --workers must be positive")
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    commit = subprocess.run(
-        ["git", "describe", "--always", "--dirty"], cwd=BENCH, capture_output=True, text=True
-    ).stdout.strip()
-    say(
-        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {date.today()}, commit "
-        f"{commit or '?'}; {args.workers} workers, clients {args.clients}, {args.per_round} "
-        f"repairs per side and round, {args.rounds} alternating rounds, {POINTS} points, "
-        f"mix WH:F:DOA 2:1:1; the client runs on the same cores as the server"
+    common.ab_banner(
+        args,
+        f"{args.per_round} repairs per side and round, {args.rounds} alternating rounds, "
+        f"{POINTS} points, mix WH:F:DOA 2:1:1",
     )
     with tempfile.TemporaryDirectory(prefix="repair-write-off-") as tmp:
         return uvloop.run(run(args, Path(tmp)))
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        say("interrupted: server stopped, database dropped")
-        sys.exit(130)
+    hl.run_script(main)

@@ -16,7 +16,8 @@ each at RW-S, one approval level with limits no 50-line requisition reaches,
 an approver with that level, a warehouse clerk and one user per service
 point; every account either side posts to is opened beforehand. Then the real
 server, `aftersales serve` (2 workers), on 127.0.0.1 (bench/http_load.py's
-server, client and CPU meter are reused).
+server, client and CPU meter and bench/common.py's A/B client loop and rounds
+are reused).
 
 One document, measured from the client:
   A (the cycle): POST /requisitions with `submit: true` (the point's user,
@@ -48,33 +49,23 @@ what both sides moved. Exit status 1 otherwise, or on any non-2xx answer.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import json
-import os
-import platform
 import random
-import signal
-import subprocess
 import sys
 import tempfile
-import time
-import uuid
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/http_load.py
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, bench/http_load.py
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import common
 import http_load as hl
-import psycopg
 import uvloop
+from common import Client, Failed, Level, Tally, balance_total, step
 from rich.table import Table
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from ledger import masterdata as md
 from ledger import queries, services
@@ -87,10 +78,7 @@ from ledger.parts.requisitions import Requisition
 from ledger.policy import SYSTEM
 from ledger.users import create_user
 
-BENCH = Path(__file__).resolve().parent
 say = hl.say
-DEFAULT_PG_URL = hl.DEFAULT_PG_URL
-HOST = hl.HOST
 WAREHOUSE = "RW-S"
 PARTS = 50
 POINTS = 16
@@ -124,19 +112,7 @@ def set_up(url: str) -> None:
 
     def master(s):
         today = s.info["window"].today()
-
-        def place(kind, code, served_by=None, grade=None):
-            locations.create_location(
-                s, SYSTEM, kind=kind, code=code, name=f"Location {code}", region="South",
-                province="Guangdong", city=None if kind == "hq" else "Shenzhen", grade=grade,
-                served_by=served_by,
-            )  # fmt: skip
-
-        place("hq", "HQ")
-        place("regional_warehouse", WAREHOUSE, served_by="HQ")
-        for j in range(POINTS):
-            place("service_point", point(j), served_by=WAREHOUSE, grade="A")
-        md.create_holder(s, "OPEN", "Opening balance", "opening_balance")
+        common.network(s, WAREHOUSE, [point(j) for j in range(POINTS)])
         for i in range(PARTS):
             parts.create_part(
                 s, SYSTEM, sku(i), name_zh=f"零件 {i}", name_en=f"Bench part {i}",
@@ -203,15 +179,6 @@ class LedgerCheck:
 
 def check_ledger(url: str) -> LedgerCheck:
     db = Database.from_url(url, pool_size=1)
-
-    def total(where) -> int:
-        stmt = (
-            select(func.coalesce(func.sum(Account.balance), 0))
-            .join(Holder, Holder.id == Account.holder_id)
-            .where(where)
-        )
-        return s.execute(stmt).scalar_one()
-
     try:
         with db.reading() as s:
             states = s.execute(
@@ -221,72 +188,17 @@ def check_ledger(url: str) -> LedgerCheck:
                 problems=queries.verify(s),
                 unbalanced=[r["commodity"] for r in queries.trial_balance(s) if r["net"] != 0],
                 requisitions=Counter(dict(states)),
-                at_points=total(
-                    (Holder.kind == HolderKind.SERVICE_POINT) & (Account.purpose == "STOCK")
+                at_points=balance_total(
+                    s, (Holder.kind == HolderKind.SERVICE_POINT) & (Account.purpose == "STOCK")
                 ),
-                reserved=total(Account.purpose == "RESERVED"),
-                in_transit=total(Account.purpose == "TRANSIT"),
+                reserved=balance_total(s, Account.purpose == "RESERVED"),
+                in_transit=balance_total(s, Account.purpose == "TRANSIT"),
             )
     finally:
         db.dispose()
 
 
 # --------------------------------------------------------------------------- clients
-
-
-class Client:
-    """One keep-alive connection (http_load's minimal client); each request
-    carries the token of the user sending it."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.conn: hl.Connection | None = None
-
-    async def request(
-        self, method: str, path: str, auth: bytes, body: bytes = b"", key: bool = True
-    ) -> tuple[int, bytes]:
-        if self.conn is None or self.conn.closed:
-            _, self.conn = await asyncio.get_running_loop().create_connection(
-                hl.Connection, HOST, self.port
-            )
-        head = (
-            f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
-            f"Content-Length: {len(body)}\r\n"
-        ).encode()
-        extra = b"Content-Type: application/json\r\n" if body else b""
-        if key:
-            extra += f"Idempotency-Key: {uuid.uuid4()}\r\n".encode()
-        return await asyncio.wait_for(
-            self.conn.send(head + auth + extra + b"\r\n" + body), hl.TIMEOUT
-        )
-
-    def close(self) -> None:
-        if self.conn is not None and self.conn.transport is not None:
-            self.conn.transport.close()
-        self.conn = None
-
-
-async def log_in(port: int) -> dict[str, bytes]:
-    """A token (as its Authorization header) for every user; shared by the clients."""
-    client = Client(port)
-    tokens = {}
-    try:
-        for username in (APPROVER, CLERK, *map(point_user, range(POINTS))):
-            form = urlencode({"username": username, "password": PASSWORD}).encode()
-            head = (
-                f"POST /auth/token HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
-                f"Content-Length: {len(form)}\r\n"
-                "Content-Type: application/x-www-form-urlencoded\r\n\r\n"
-            ).encode()
-            await client.request("GET", "/health", b"", key=False)  # opens the connection
-            status, body = await client.conn.send(head + form)
-            if status != 200:
-                raise RuntimeError(f"login of {username} failed: {status} {body[:300]!r}")
-            token = json.loads(body)["access_token"]
-            tokens[username] = f"Authorization: Bearer {token}\r\n".encode()
-    finally:
-        client.close()
-    return tokens
 
 
 @dataclass
@@ -333,74 +245,22 @@ def documents(n: int, rng: random.Random, first: int = 0) -> list[Document]:
     return out
 
 
-@dataclass
-class Tally:
-    """One side at one level: per document and per step, over all its rounds."""
-
-    latencies: list[float] = field(default_factory=list)
-    steps: dict[str, list[float]] = field(default_factory=dict)
-    errors: Counter = field(default_factory=Counter)
-    samples: dict[str, str] = field(default_factory=dict)
-    wall: float = 0.0
-    cpu: hl.CpuSplit = field(default_factory=hl.CpuSplit)
-    units: int = 0
-
-    @property
-    def n(self) -> int:
-        return len(self.latencies)
-
-    @property
-    def rate(self) -> float:
-        return self.n / self.wall if self.wall else 0.0
-
-    def pct(self, q: float) -> float:
-        return hl.Tally(latencies=self.latencies).pct(q)
-
-    def step_ms(self, name: str) -> float:
-        values = sorted(self.steps.get(name, []))
-        return 1000 * values[len(values) // 2] if values else float("nan")
-
-    def cpu_ms(self, part: str) -> float:
-        return 1000 * getattr(self.cpu, part) / max(self.n, 1)
-
-
-class Failed(Exception):
-    pass
-
-
-async def _step(tally: Tally, name: str, send) -> dict:
-    t0 = time.perf_counter()
-    try:
-        status, body = await send
-    except TimeoutError:
-        status, body = "timeout", b""
-    except (OSError, hl.httptools.HttpParserError) as exc:
-        status, body = type(exc).__name__, str(exc).encode()
-    tally.steps.setdefault(name, []).append(time.perf_counter() - t0)
-    if not (isinstance(status, int) and status < 300):
-        key = f"{name} {status}"
-        tally.errors[key] += 1
-        tally.samples.setdefault(key, body[:300].decode(errors="replace"))
-        raise Failed(key)
-    return json.loads(body)
-
-
 async def cycle(c: Client, tokens: dict[str, bytes], doc: Document, tally: Tally) -> None:
     """Side A: the requisition through its cycle, four requests."""
     user = tokens[point_user(doc.point)]
-    rq = await _step(tally, "create", c.request("POST", "/requisitions", user, doc.create))
+    rq = await step(tally, "create", c.request("POST", "/requisitions", user, doc.create))
     number = rq["number"]
     if rq["state"] != "submitted":
         raise Failed(f"created {number} is {rq['state']}")
-    approved = await _step(
+    approved = await step(
         tally, "approve", c.request("POST", f"/requisitions/{number}/approve", tokens[APPROVER])
     )
     if approved["state"] != "approved":
         raise Failed(f"approved {number} is {approved['state']}")
-    shipment = await _step(
+    shipment = await step(
         tally, "issue", c.request("POST", f"/requisitions/{number}/issue", tokens[CLERK])
     )
-    got = await _step(
+    got = await step(
         tally, "receive", c.request("POST", f"/shipments/{shipment['number']}/receive", user)
     )
     if got["state"] != "received" or any(line["short"] for line in got["lines"]):
@@ -409,87 +269,9 @@ async def cycle(c: Client, tokens: dict[str, bytes], doc: Document, tally: Tally
 
 async def bare(c: Client, tokens: dict[str, bytes], doc: Document, tally: Tally) -> None:
     """Side B: the same movements as plain entries, with GET /me for the create."""
-    await _step(tally, "GET /me", c.request("GET", "/me", tokens[point_user(doc.point)], key=False))
+    await step(tally, "GET /me", c.request("GET", "/me", tokens[point_user(doc.point)], key=False))
     for name, body in zip(STEPS_B[1:], doc.entries, strict=True):
-        await _step(tally, name, c.request("POST", "/entries", tokens[CLERK], body))
-
-
-async def drive(
-    clients: list[Client],
-    tokens: dict[str, bytes],
-    side,
-    docs: list[Document],
-    tally: Tally,
-    meter: hl.CpuMeter | None = None,
-) -> None:
-    """Closed loop: each client takes the next document when its last one is done."""
-    queue = iter(docs)
-
-    async def one(c: Client) -> None:
-        for doc in queue:
-            t0 = time.perf_counter()
-            try:
-                await side(c, tokens, doc, tally)
-            except Failed:
-                continue
-            tally.latencies.append(time.perf_counter() - t0)
-            tally.units += doc.units
-
-    meter = meter or hl.CpuMeter(None, None)
-    meter.start()
-    start = time.perf_counter()
-    await asyncio.gather(*(one(c) for c in clients))
-    tally.wall += time.perf_counter() - start
-    tally.cpu.add(meter.stop())
-
-
-@dataclass
-class Level:
-    backend: str
-    clients: int
-    a: Tally
-    b: Tally
-    busy_before: float
-
-    @property
-    def ratio(self) -> float:
-        return self.a.rate / self.b.rate if self.b.rate else 0.0
-
-
-async def run_level(
-    server: hl.Server, backend: str, n: int, args, tokens, rng, done: Counter
-) -> Level:
-    busy = await hl.quiet_machine(args.quiet_wait)
-    clients = [Client(server.port) for _ in range(n)]
-    try:
-        warm = max(args.warmup, 2 * n)
-        per_round = max(1, args.documents // args.rounds)
-        first = done["documents"]
-        warm_docs = documents(warm, rng, first)
-        timed = documents(per_round * args.rounds, rng, first + warm)
-        done["documents"] += warm + len(timed)
-        # Warm-up, untimed: connections, pools, statement caches, both sides.
-        for side, name in ((cycle, "a"), (bare, "b")):
-            tally = Tally()
-            await drive(clients, tokens, side, warm_docs, tally)
-            done[f"units {name}"] += tally.units
-            done[f"documents {name}"] += tally.n
-            done["errors"] += sum(tally.errors.values())
-        a, b = Tally(), Tally()
-        meter = server.meter()
-        for r in range(args.rounds):
-            chunk = timed[r * per_round : (r + 1) * per_round]
-            order = [(cycle, a), (bare, b)]
-            for side, tally in order if r % 2 == 0 else order[::-1]:
-                await drive(clients, tokens, side, chunk, tally, meter)
-        for name, tally in (("a", a), ("b", b)):
-            done[f"units {name}"] += tally.units
-            done[f"documents {name}"] += tally.n
-            done["errors"] += sum(tally.errors.values())
-        return Level(backend, n, a, b, busy)
-    finally:
-        for c in clients:
-            c.close()
+        await step(tally, name, c.request("POST", "/entries", tokens[CLERK], body))
 
 
 # --------------------------------------------------------------------------- report
@@ -503,19 +285,8 @@ def report(levels: list[Level]) -> None:
         table.add_column(col, justify="left" if col in ("backend", "side", more[0]) else "right")
     for lv in levels:
         for name, t, steps in (("A cycle", lv.a, STEPS_A), ("B bare", lv.b, STEPS_B)):
-            errors = ", ".join(f"{k}: {v}" for k, v in t.errors.items()) or "none"
             table.add_row(
-                lv.backend,
-                str(lv.clients),
-                name,
-                f"{t.n:,}",
-                f"{t.rate:,.1f}",
-                f"{t.pct(0.5):.1f}",
-                f"{t.pct(0.95):.1f}",
-                " / ".join(f"{t.step_ms(s):.1f}" for s in steps),
-                errors,
-                f"{t.cpu_ms('server'):.1f}+{t.cpu_ms('postgres'):.1f}",
-                f"{lv.ratio:.2f}" if t is lv.a else "",
+                *common.table_row(lv, name, t, " / ".join(f"{t.step_ms(s):.1f}" for s in steps))
             )
     say(table)
     say(
@@ -523,19 +294,12 @@ def report(levels: list[Level]) -> None:
         "B GET /me / reserve entry / ship entry / receive entry (100 postings each)."
     )
     for lv in levels:
-        verdict = "met" if lv.ratio >= TARGET else f"NOT met ({lv.ratio / TARGET:.0%} of it)"
         say(
             f"{lv.backend}, {lv.clients} client(s): A {lv.a.rate:.1f} docs/s, B "
-            f"{lv.b.rate:.1f} docs/s, A/B {lv.ratio:.2f}; target >= {TARGET} {verdict}"
+            f"{lv.b.rate:.1f} docs/s, A/B {lv.ratio:.2f}; target >= {TARGET} "
+            + common.verdict(lv.ratio, TARGET)
         )
-        if lv.busy_before >= hl.QUIET_PERCENT:
-            say(
-                f"[yellow]{lv.backend} {lv.clients}c: the machine was {lv.busy_before:.0f}% busy "
-                "with other processes before the level: its figures are suspect[/yellow]"
-            )
-        for t in (lv.a, lv.b):
-            for status, body in t.samples.items():
-                say(f"[red]{lv.backend} {lv.clients}c {status}:[/red] {body}")
+        common.say_level_warnings(lv)
 
 
 async def run_backend(backend: str, url: str, args, log_dir: Path) -> tuple[list[Level], bool]:
@@ -544,9 +308,21 @@ async def run_backend(backend: str, url: str, args, log_dir: Path) -> tuple[list
     rng = random.Random(20261201)
     levels = []
     with hl.running_server(url, args.workers, log_dir) as server:
-        tokens = await log_in(server.port)
+        users = (APPROVER, CLERK, *map(point_user, range(POINTS)))
+        tokens = await common.log_in(server.port, users, PASSWORD)
         for n in args.clients:
-            level = await run_level(server, backend, n, args, tokens, rng, done)
+            level = await common.run_level(
+                server,
+                backend,
+                n,
+                args,
+                tokens,
+                (cycle, bare),
+                lambda count, first: documents(count, rng, first),
+                warm=max(args.warmup, 2 * n),
+                per_round=max(1, args.documents // args.rounds),
+                done=done,
+            )
             levels.append(level)
             say(
                 f"{backend}, {n} client(s): A {level.a.rate:6.1f} docs/s "
@@ -557,9 +333,8 @@ async def run_backend(backend: str, url: str, args, log_dir: Path) -> tuple[list
     units = done["units a"] + done["units b"]
     sound = check.sound(done["documents a"], units) and not done["errors"]
     say(
-        f"{backend} ledger: verify() -> {check.problems or '[]'}; trial balance "
-        f"{'nets to zero' if not check.unbalanced else 'OFF for ' + ', '.join(check.unbalanced)}; "
-        f"requisitions {dict(check.requisitions)} (cycled {done['documents a']}); units at the "
+        common.ledger_said(backend, check.problems, check.unbalanced)
+        + f"requisitions {dict(check.requisitions)} (cycled {done['documents a']}); units at the "
         f"points {check.at_points:,} (moved {units:,}); reserved {check.reserved}, in transit "
         f"{check.in_transit}; errors {done['errors']}: " + ("sound" if sound else "NOT SOUND")
     )
@@ -569,19 +344,9 @@ async def run_backend(backend: str, url: str, args, log_dir: Path) -> tuple[list
 async def run(args, tmp: Path) -> int:
     levels: list[Level] = []
     failed = False
-    for backend in ("sqlite", "postgresql"):
-        if args.backend not in (backend, "both"):
-            continue
-        if backend == "sqlite":
-            found, sound = await run_backend(backend, f"sqlite:///{tmp / 'cycle.db'}", args, tmp)
-        else:
-            with hl.throwaway_database(args.postgres_url) as url:
-                with psycopg.connect(
-                    make_url(url).set(drivername="postgresql").render_as_string(False)
-                ) as conn:
-                    version = conn.execute("SHOW server_version").fetchone()[0]
-                say(f"PostgreSQL {version}; database {make_url(url).database}")
-                found, sound = await run_backend(backend, url, args, tmp)
+    for backend in common.backends(args.backend):
+        with common.server_url(backend, tmp, "cycle.db", args.postgres_url) as url:
+            found, sound = await run_backend(backend, url, args, tmp)
         levels += found
         failed |= not sound
     report(levels)
@@ -589,43 +354,24 @@ async def run(args, tmp: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--postgres-url", default=DEFAULT_PG_URL)
+    parser = common.ab_parser(__doc__.split("\n\n")[0])
     parser.add_argument(
         "--documents", type=int, default=80, help="timed documents per side and level (80)"
     )
-    parser.add_argument("--clients", type=hl.parse_list, default=[1, 4])
-    parser.add_argument("--workers", type=int, default=hl.RECOMMENDED_WORKERS)
     parser.add_argument("--rounds", type=int, default=4, help="alternations per level (4)")
     parser.add_argument("--warmup", type=int, default=8, help="untimed documents per side")
-    parser.add_argument(
-        "--quiet-wait",
-        type=float,
-        default=10,
-        help="before each level, wait up to this long for other processes to go idle (10)",
-    )
     args = parser.parse_args(argv)
     if min(args.documents, args.rounds, args.workers) < 1 or args.warmup < 0:
         parser.error("--documents, --rounds and --workers must be positive")
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    commit = subprocess.run(
-        ["git", "describe", "--always", "--dirty"], cwd=BENCH, capture_output=True, text=True
-    ).stdout.strip()
-    say(
-        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {date.today()}, commit "
-        f"{commit or '?'}; {args.workers} workers, clients {args.clients}, {args.documents} "
-        f"documents per side and level in {args.rounds} alternating rounds, {PARTS} lines each, "
-        f"{POINTS} points; the client runs on the same cores as the server"
+    common.ab_banner(
+        args,
+        f"{args.documents} documents per side and level in {args.rounds} alternating rounds, "
+        f"{PARTS} lines each, {POINTS} points",
     )
     with tempfile.TemporaryDirectory(prefix="requisition-cycle-") as tmp:
         return uvloop.run(run(args, Path(tmp)))
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        say("interrupted: server stopped, database dropped")
-        sys.exit(130)
+    hl.run_script(main)

@@ -47,16 +47,14 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import common
 import xlsxwriter
-from sqlalchemy import Engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from importers import count_sheet
@@ -65,9 +63,8 @@ from ledger import masterdata as md
 from ledger.catalog import locations
 from ledger.catalog import parts as catalog
 from ledger.codes import account_code
-from ledger.db import Database, make_engine, normalize_url
+from ledger.db import Database
 from ledger.journal import EntryIn, PostingIn
-from ledger.migrate import upgrade
 from ledger.models import Account, Holder, Role
 from ledger.parts import counts
 from ledger.parts import documents as docs
@@ -77,36 +74,6 @@ DEFAULT_PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.
 CLERK = Actor("clerk", Role.WAREHOUSE_CLERK)
 APPROVER = Actor("approver", Role.APPROVER)
 STEPS = ("open", "sheet", "upload", "submit", "approve")
-
-
-@contextmanager
-def database(backend: str, tmp: Path, pg_url: str) -> Iterator[Engine]:
-    if backend == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp / 'count'}.db")
-        with engine.begin() as conn:
-            upgrade(connection=conn)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-        return
-    base = make_url(normalize_url(pg_url))
-    admin = make_engine(pg_url, pool_size=1, isolation_level="AUTOCOMMIT")
-    name = f"bench_count_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    engine = None
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-        engine = make_engine(base.set(database=name).render_as_string(False), pool_size=2)
-        with engine.begin() as conn:
-            upgrade(connection=conn)
-        yield engine
-    finally:
-        if engine is not None:
-            engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
 
 
 def sku(i: int) -> str:
@@ -258,7 +225,7 @@ def run_backend(backend: str, args, say) -> tuple[dict, list[str]]:
     warehouses = [f"RW-{i:02d}" for i in range(2 * args.rounds)]
     with (
         tempfile.TemporaryDirectory() as tmp,
-        database(backend, Path(tmp), args.postgres_url) as engine,
+        common.scratch_engine(backend, Path(tmp), args.postgres_url, "count") as engine,
     ):
         db = Database(engine)
         t = time.perf_counter()
@@ -314,9 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         f"python {platform.python_version()}, {args.parts:,} parts, {args.differ:.0%} differ, "
         f"{args.rounds} round(s), medians"
     )
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     results, problems = {}, []
-    for backend in backends:
+    for backend in common.backends(args.backend):
         say(f"{backend}:")
         try:
             results[backend], found = run_backend(backend, args, say)

@@ -38,23 +38,21 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import common
 import sqlalchemy
-from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from ledger.db import Database, make_engine, normalize_url
+from ledger.db import Database
 from ledger.driver_sql import DriverSql
-from ledger.migrate import upgrade
 from ledger.parts.stock import location_stock
 from ledger.policy import SYSTEM
 
@@ -108,38 +106,6 @@ def paramstyle(sql: str, sqlite: bool) -> str:
 
 
 # --------------------------------------------------------------------------- databases
-
-
-@contextmanager
-def database(backend: str, tmp: Path, pg_url: str, label: str) -> Iterator[Engine]:
-    """A migrated, empty database: a SQLite file in `tmp`, or a PostgreSQL
-    database created for the run and dropped afterwards, error or not."""
-    if backend == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp / label}.db")
-        with engine.begin() as conn:
-            upgrade(connection=conn)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-        return
-    base = make_url(normalize_url(pg_url))
-    admin = make_engine(pg_url, pool_size=1, isolation_level="AUTOCOMMIT")
-    name = f"bench_stock_{label}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    engine = None
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-        engine = make_engine(base.set(database=name).render_as_string(False), pool_size=2)
-        with engine.begin() as conn:
-            upgrade(connection=conn)
-        yield engine
-    finally:
-        if engine is not None:
-            engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
 
 
 def bulk(conn, sql: DriverSql, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
@@ -373,7 +339,9 @@ def run_backend(backend: str, args, say) -> tuple[list[Figures], list[str]]:
     out, problems = [], []
     with tempfile.TemporaryDirectory(prefix="stock-bench-") as tmp:
         for points in args.points:
-            with database(backend, Path(tmp), args.postgres_url, f"p{points}") as engine:
+            with common.scratch_engine(
+                backend, Path(tmp), args.postgres_url, f"stock_p{points}"
+            ) as engine:
                 started = time.perf_counter()
                 accounts = build(engine, points, args.parts, random.Random(points))
                 say(
@@ -421,10 +389,9 @@ def main(argv: list[str] | None = None) -> int:
         f"python {platform.python_version()}, SQLAlchemy {sqlalchemy.__version__}, "
         f"{args.parts} parts, {args.repeat} calls per side, medians"
     )
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     results, problems = [], []
     started = time.perf_counter()
-    for backend in backends:
+    for backend in common.backends(args.backend):
         say(f"{backend}:")
         try:
             got, found = run_backend(backend, args, say)
