@@ -2208,7 +2208,10 @@ def factory_packing_list(
     if not directory.is_dir():
         _error(f"--dir {directory}: no such directory")
     target = directory / listed.filename
-    target.write_bytes(packing.workbook(listed))
+    try:
+        target.write_bytes(packing.workbook(listed))
+    except OSError as exc:
+        _error(f"--dir {directory}: cannot write {listed.filename} there ({exc.strerror})")
     _say(f"{listed.number}: {listed.total:,} units in {len(listed.groups)} groups -> {target}")
 
 

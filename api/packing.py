@@ -61,15 +61,18 @@ def workbook(packing: PackingList) -> bytes:
                 sheet.write_blank(row, col, None, group)
         row += 1
         for item in g.items:
-            values = [
-                g.model, colour, item.sku, item.name_zh, item.name_en, None,
-                ", ".join(item.serials),
-            ]  # fmt: skip
+            # Every serial is listed: a cell holds at most 32,767 characters,
+            # so a long list goes on in the rows below its line.
+            chunks = _serial_chunks(item.serials) or [""]
+            values = [g.model, colour, item.sku, item.name_zh, item.name_en, None, chunks[0]]
             for col, value in enumerate(values):
                 if value:
                     sheet.write_string(row, col, value)
             sheet.write_number(row, 5, item.quantity)
             row += 1
+            for more in chunks[1:]:
+                sheet.write_string(row, 6, more)
+                row += 1
         sheet.write_string(row, 4, "小计 Subtotal", subtotal)
         sheet.write_number(row, 5, g.subtotal, subtotal)
         row += 1
@@ -77,6 +80,24 @@ def workbook(packing: PackingList) -> bytes:
     sheet.write_number(row, 5, packing.total, total)
     book.close()
     return out.getvalue()
+
+
+CELL_MAX = 32_000  # characters, within Excel's 32,767 a cell
+
+
+def _serial_chunks(serials) -> list[str]:
+    """The serials as ", "-joined texts, each fitting in one cell."""
+    chunks, current = [], []
+    size = 0
+    for serial in serials:
+        if current and size + len(serial) + 2 > CELL_MAX:
+            chunks.append(", ".join(current))
+            current, size = [], 0
+        current.append(serial)
+        size += len(serial) + 2
+    if current:
+        chunks.append(", ".join(current))
+    return chunks
 
 
 def content_disposition(packing: PackingList) -> str:

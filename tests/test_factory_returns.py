@@ -461,3 +461,67 @@ def test_a_points_defective_parts_reach_the_factory_through_its_warehouse(db):
     assert pn.balance(db, "FACTORY:STOCK:P-X1-LCD") == 7
     assert pn.balance(db, "SP-A:DEFECTIVE:P-X1-LCD") == 0
     pn.sound(db)
+
+
+# -- after a hostile review ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tracking", ["顺丰123", "SF📦123", "é123"])
+def test_a_courier_number_not_in_ascii_still_names_a_downloadable_packing_list(
+    client, db, tracking
+):
+    call = Caller(client, db)
+    body = {**SHIP, "tracking_number": tracking, "lines": [{"sku": "P-X1-LCD", "quantity": 1}]}
+    number = call("POST", "/factory-returns", body=body, status=201).json()["number"]
+    answer = call("GET", f"/factory-returns/{number}/packing-list.xlsx")
+    disposition = answer.headers["content-disposition"]
+    assert disposition.isascii()
+    assert tracking in unquote(disposition.split("filename*=UTF-8''")[1])
+    assert openpyxl.load_workbook(io.BytesIO(answer.content)).active is not None
+
+
+def test_the_packing_list_keeps_every_serial_of_a_long_line(client, db):
+    serials = {f"X1-{i:036d}": "Black" for i in range(900)}  # 40 characters each
+    defective(db, "RW-S", "M-X1", serials=serials)
+    call = Caller(client, db)
+    body = {**SHIP, "lines": [{"sku": "M-X1", "serials": list(serials)}]}
+    number = call("POST", "/factory-returns", body=body, status=201).json()["number"]
+    answer = call("GET", f"/factory-returns/{number}/packing-list.xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(answer.content)).active
+    listed = {
+        serial.strip()
+        for row in sheet.iter_rows(values_only=True)
+        if row[6]
+        for serial in str(row[6]).split(",")
+    }
+    assert set(serials) <= listed
+
+
+def test_a_return_lists_at_most_ten_thousand_serials(client, db):
+    call = Caller(client, db)
+    before = counts(db)
+    lines = [
+        {"sku": "M-X1", "serials": [f"S{line}-{i:05d}" for i in range(6_000)]} for line in (1, 2)
+    ]
+    answer = call("POST", "/factory-returns", body={**SHIP, "lines": lines}, status=422).json()
+    assert "at most 10,000 serials" in answer["detail"]
+    assert counts(db) == before
+
+
+def test_a_courier_is_one_line_on_every_door(client, db):
+    call = Caller(client, db)
+    before = counts(db)
+    for field in ("courier", "tracking_number"):
+        body = {**SHIP, field: "SF\nEvil"}
+        call("POST", "/factory-returns", body=body, status=422)
+    assert counts(db) == before
+    who = pn.actor(db, "clerk")
+    for courier, tracking in (("SF\nEvil", "SF1"), ("SF", "SF\t1")):
+        with pytest.raises(LedgerError, match="one line"):
+            db.transact(
+                lambda s, c=courier, t=tracking: factory.ship(
+                    s, who, sender="RW-S", courier=c, tracking_number=t,
+                    lines=[ReturnLineIn(sku="P-X1-LCD", quantity=1)],
+                )
+            )  # fmt: skip
+    assert counts(db) == before

@@ -321,6 +321,13 @@ def _check_lines(session: Session, sender: Holder, lines: Sequence[ReturnLineIn]
         ).all()
     )
     all_serials = [s for line in lines for s in (line.serials or ()) if isinstance(s, str)]
+    if len(all_serials) > MAX_SERIALS:
+        # Looked up in one statement: within every driver's limit on parameters.
+        raise InvalidInput(
+            f"a return lists at most {MAX_SERIALS:,} serials ({len(all_serials):,} here); send "
+            "the rest in another return",
+            field="lines",
+        )
     held = {
         serial: (account, colour)
         for serial, account, colour in session.execute(
@@ -439,9 +446,12 @@ def _check_serials(line, i: int, field: str, seen: dict[str, int]) -> tuple[str,
             field=f"{field}.serials",
             line=i,
         )
-    if len(serials) > MAX_SERIALS:
+    if len(serials) + len(seen) > MAX_SERIALS:
         raise InvalidInput(
-            f"line {i}: at most {MAX_SERIALS:,} serials a line", field=f"{field}.serials", line=i
+            f"line {i}: a return lists at most {MAX_SERIALS:,} serials; send the rest in "
+            "another return",
+            field=f"{field}.serials",
+            line=i,
         )
     for j, serial in enumerate(serials):
         _serial_text(serial, f"{field}.serials[{j}]")
@@ -764,9 +774,9 @@ def _counts(
                     field=f"{field}.serials",
                     line=line.line_no,
                 )
-            if len(line.serials) > MAX_SERIALS:
+            if len(line.serials) + len(seen) > MAX_SERIALS:
                 raise InvalidInput(
-                    f"line {line.line_no}: at most {MAX_SERIALS:,} serials a line",
+                    f"line {line.line_no}: a count lists at most {MAX_SERIALS:,} serials",
                     field=f"{field}.serials",
                     line=line.line_no,
                 )
@@ -884,12 +894,14 @@ def _safe(text: str) -> str:
 
 def filenames(centre: str, centre_code: str, day: date, tracking: str | None) -> tuple[str, str]:
     """The packing list's file name (centre name + return date + courier
-    number, as the handbook has it), and an ASCII one for old clients."""
+    number, as the handbook has it), and an ASCII one for old clients (the
+    centre's code, anything else not ASCII as `_`)."""
     tail = f"{day:%Y%m%d}_{_safe(tracking or 'none')[:80]}.xlsx"
     name = f"{_safe(centre)[:100]}_{tail}"
     if name.isascii():
         return name, name
-    return name, f"{_safe(centre_code)}_{tail}"
+    ascii_tail = "".join(c if c.isascii() else "_" for c in tail)
+    return name, f"{_safe(centre_code)}_{ascii_tail}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -280,9 +280,12 @@ def discrepancy_number(discrepancy_id: int) -> str:
 
 
 def courier_text(value: str | None, field: str) -> str | None:
+    """A courier or courier number: one line of printable text."""
     text = docs.reason_text(value, field=field)
-    if text is not None and len(text) > TEXT_MAX:
-        raise InvalidInput(f"{field} is at most {TEXT_MAX} characters", field=field)
+    if text is not None and (len(text) > TEXT_MAX or not text.isprintable()):
+        raise InvalidInput(
+            f"{field} is one line of at most {TEXT_MAX} printable characters", field=field
+        )
     return text
 
 
