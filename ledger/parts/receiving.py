@@ -216,7 +216,7 @@ def _ship(session, actor, run, kind, source, target, lines, courier, tracking_nu
         raise InsufficientBalance(
             f"{source.code} does not hold these defective parts: {exc.detail.split(';')[0]}; "
             "return at most what its in-warranty repairs put in its defective stock "
-            f"(see GET /stock/{source.code})",
+            f"(see GET /locations/{source.code}/stock)",
             **exc.where,
         ) from None
     run.record(
