@@ -228,11 +228,7 @@ def balance(
 ) -> None:
     """Balance of an account, now or at the end of a day."""
     day = _day(as_of, "--as-of")
-    with _db().reading() as session:
-        try:
-            result = queries.balance(session, SYSTEM, account, day)
-        except LedgerError as exc:
-            _fail(exc)
+    result = _read(lambda session: queries.balance(session, SYSTEM, account, day))
     amount = _money(result["balance"], result["decimals"], result["commodity"])
     _say(f"{account}: {amount}" + (f" (end of {day})" if day else ""))
 
@@ -379,11 +375,7 @@ def reverse(entry_id: uuid.UUID, memo: str = "", key: str | None = None) -> None
 @ledger_app.command("serial")
 def serial(serial_no: str) -> None:
     """Where a serial is, and every move it made."""
-    with _db().reading() as session:
-        try:
-            unit = queries.serial_history(session, SYSTEM, serial_no)
-        except LedgerError as exc:
-            _fail(exc)
+    unit = _read(lambda session: queries.serial_history(session, SYSTEM, serial_no))
     table = Table("date", "kind", "from", "to", title=Text(f"{serial_no} ({unit['commodity']})"))
     for move in unit["history"]:
         table.add_row(
@@ -789,11 +781,7 @@ def show_location(code: str) -> None:
     """One location, with its status and why."""
     from ledger.catalog import locations as loc
 
-    with _db().reading() as session:
-        try:
-            view = loc.get_location(session, SYSTEM, code)
-        except LedgerError as exc:
-            _fail(exc)
+    view = _read(lambda session: loc.get_location(session, SYSTEM, code))
     console.print(_location_line(view))
     since = f"{view.status_changed_at:%Y-%m-%d %H:%M} UTC"
     reason = f": {view.status_reason}" if view.status_reason else ""
@@ -984,11 +972,7 @@ def parts_show(sku: str) -> None:
     """One part: names, class, models and the price in force today."""
     from ledger.catalog import parts
 
-    with _db().reading() as session:
-        try:
-            p = parts.get_part(session, SYSTEM, sku)
-        except LedgerError as exc:
-            _fail(exc)
+    p = _read(lambda session: parts.get_part(session, SYSTEM, sku))
     _say(f"{p.sku}: {p.name_zh} / {p.name_en}")
     _say(f"category {p.category}, warranty class {p.warranty_class.value}")
     _say(f"returned to the factory when replaced: {'yes' if p.returnable else 'no'}")
@@ -1082,11 +1066,7 @@ def suppliers_show(code: str) -> None:
     """One supplier: its terms and the minimum order and pack of each part."""
     from ledger.catalog import suppliers
 
-    with _db().reading() as session:
-        try:
-            view = suppliers.get_supplier(session, SYSTEM, code)
-        except LedgerError as exc:
-            _fail(exc)
+    view = _read(lambda session: suppliers.get_supplier(session, SYSTEM, code))
     _say(f"{view.code}: {view.name}")
     _say(f"payment terms: {view.payment_terms_days} days, active: {'yes' if view.active else 'no'}")
     _say(f"contact: {view.contact or 'none'}")
@@ -1167,6 +1147,15 @@ def _line_units(values: list[str] | None) -> dict[int, int] | None:
     return out
 
 
+def _read(work):
+    """Read in one session as the system; a problem is a message and exit 1."""
+    with _db().reading() as session:
+        try:
+            return work(session)
+        except LedgerError as exc:
+            _fail(exc)
+
+
 def _act(work, username: str | None):
     """Run one document action as `username` in one unit of work."""
     db = _db()
@@ -1239,11 +1228,7 @@ def requisitions_show(number: str) -> None:
     """A requisition: its lines and every decision."""
     from ledger.parts import requisitions
 
-    with _db().reading() as session:
-        try:
-            view = requisitions.get(session, SYSTEM, number)
-        except LedgerError as exc:
-            _fail(exc)
+    view = _read(lambda session: requisitions.get(session, SYSTEM, number))
     _show_requisition(view)
 
 
@@ -1708,11 +1693,7 @@ def po_show(number: str) -> None:
     """One purchase order: its lines, what is received, and its history."""
     from ledger.parts import purchasing
 
-    with _db().reading() as session:
-        try:
-            view = purchasing.get(session, SYSTEM, number)
-        except LedgerError as exc:
-            _fail(exc)
+    view = _read(lambda session: purchasing.get(session, SYSTEM, number))
     _po_print(view)
 
 
@@ -1954,11 +1935,7 @@ def repairs_show(number: Annotated[str, typer.Argument(help="The repair, RP-…"
     """One repair: its case, decision, parts and history."""
     from ledger.parts import repairs
 
-    with _db().reading() as session:
-        try:
-            view = repairs.get(session, SYSTEM, number)
-        except LedgerError as exc:
-            _fail(exc)
+    view = _read(lambda session: repairs.get(session, SYSTEM, number))
     _show_repair(view)
 
 
@@ -2177,11 +2154,7 @@ def factory_show(number: str) -> None:
     """A return to the factory: lines, serials, differences and history."""
     from ledger.parts import factory
 
-    with _db().reading() as session:
-        try:
-            view = factory.get(session, SYSTEM, number)
-        except LedgerError as exc:
-            _fail(exc)
+    view = _read(lambda session: factory.get(session, SYSTEM, number))
     _show_factory_return(view)
 
 
@@ -2197,11 +2170,7 @@ def factory_packing_list(
     from api import packing
     from ledger.parts import factory
 
-    with _db().reading() as session:
-        try:
-            listed = factory.packing_list(session, SYSTEM, number)
-        except LedgerError as exc:
-            _fail(exc)
+    listed = _read(lambda session: factory.packing_list(session, SYSTEM, number))
     if as_json:
         sys.stdout.write(listed.model_dump_json(indent=2) + "\n")
         return
@@ -2261,11 +2230,7 @@ def defective_list(location: Annotated[str, typer.Argument(help="A warehouse or 
     """A location's defective stock awaiting return, by SKU with its models."""
     from ledger.parts import factory
 
-    with _db().reading() as session:
-        try:
-            stock = factory.defective_stock(session, SYSTEM, location)
-        except LedgerError as exc:
-            _fail(exc)
+    stock = _read(lambda session: factory.defective_stock(session, SYSTEM, location))
     _say(f"{stock.location} {stock.name}: {stock.quantity:,} defective units")
     table = Table("sku", "name", "models", "units", "serials")
     for ln in stock.lines:

@@ -43,6 +43,7 @@ AfterCount = Annotated[
 AfterLine = Annotated[
     int, Query(ge=0, le=MAX_COUNT_LINES, description="The `next_after` of the previous page")
 ]
+LineLimit = Annotated[int, Query(ge=1, le=10_000, description="Lines a page")]
 Sku = Annotated[str, Field(min_length=1, max_length=24, pattern=COMMODITY_CODE)]
 
 
@@ -143,7 +144,7 @@ def get_count(
     actor: CurrentActor,
     db: DB,
     after: AfterLine = 0,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    limit: LineLimit = 1000,
 ):
     with db.reading() as session:
         return counts.get(session, actor, number, after=after, limit=limit)
@@ -216,7 +217,7 @@ def get_variances(
     actor: CurrentActor,
     db: DB,
     after: AfterLine = 0,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    limit: LineLimit = 1000,
 ):
     with db.reading() as session:
         return counts.variances(session, actor, number, after=after, limit=limit)
