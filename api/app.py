@@ -28,6 +28,7 @@ from api.routes import (
     ledger,
     locations,
     masterdata,
+    money,
     parts,
     purchasing,
     repairs,
@@ -135,6 +136,7 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     app.include_router(counts.router)
     app.include_router(warranty.router)
     app.include_router(repairs.router)
+    app.include_router(money.router)
 
     @app.get("/health", tags=["ops"], summary="Liveness (no login needed)")
     def health():

@@ -2244,3 +2244,202 @@ def defective_list(location: Annotated[str, typer.Argument(help="A warehouse or 
 
 if __name__ == "__main__":
     app()
+
+
+# -- deposits and credit -------------------------------------------------------------
+
+deposits_app = typer.Typer(help="Deposits: instalments paid in by points, and refunds.")
+credit_app = typer.Typer(help="Credit limits: leverage ratios, positions, the network report.")
+app.add_typer(deposits_app, name="deposits")
+app.add_typer(credit_app, name="credit")
+
+
+def _show_position(p) -> None:
+    _say(
+        f"{p.point} ({p.grade or '-'}, {p.status}): deposit {_money(p.deposit, 2, 'CNY')} × "
+        f"{p.leverage} = limit {_money(p.limit, 2, 'CNY')}; exposure "
+        f"{_money(p.exposure, 2, 'CNY')} (stock {_money(p.stock, 2, 'CNY')}, in transit "
+        f"{_money(p.in_transit, 2, 'CNY')}, defective {_money(p.defective, 2, 'CNY')}); "
+        f"headroom {_money(p.headroom, 2, 'CNY')}"
+    )
+    if p.unpriced_units:
+        _say(f"  {p.unpriced_units:,} units of parts without a standard cost are not valued")
+
+
+def _deposit_move(refund: bool, point, amount, method, reference, on, as_user, key) -> None:
+    from ledger.money import deposits
+
+    fen = _fen(amount, "AMOUNT", least=1)
+    day = _day(on, "--on")
+    move = deposits.refund if refund else deposits.receive
+    done = _act(
+        lambda s, who: move(
+            s, who, point, fen, method=method, reference=reference, on=day, key=key
+        ),
+        as_user,
+    )
+    _say(
+        f"{done.movement} of {_money(abs(done.amount), 2, 'CNY')} "
+        f"{'to' if refund else 'from'} {point} on {done.on.isoformat()} "
+        f"({done.method}{', ' + done.reference if done.reference else ''}); entry {done.entry_id}"
+    )
+
+
+_Method = Annotated[str, typer.Option(help="bank_transfer, cash, cheque or online")]
+_Reference = Annotated[str | None, typer.Option(help="Bank slip, cheque or transaction number")]
+_On = Annotated[str | None, typer.Option("--on", help="The day paid, YYYY-MM-DD (today)")]
+
+
+@deposits_app.command("receive")
+def deposits_receive(
+    point: Annotated[str, typer.Argument(help="The service point, SP-…")],
+    amount: Annotated[str, typer.Argument(help="CNY, e.g. 5000.00")],
+    method: _Method = "bank_transfer",
+    reference: _Reference = None,
+    on: _On = None,
+    as_user: AsUser = None,
+    key: Key = None,
+) -> None:
+    """Record a deposit instalment paid in by a point."""
+    _deposit_move(False, point, amount, method, reference, on, as_user, key)
+
+
+@deposits_app.command("refund")
+def deposits_refund(
+    point: Annotated[str, typer.Argument(help="The service point, SP-…")],
+    amount: Annotated[str, typer.Argument(help="CNY, e.g. 5000.00")],
+    method: _Method = "bank_transfer",
+    reference: _Reference = None,
+    on: _On = None,
+    as_user: AsUser = None,
+    key: Key = None,
+) -> None:
+    """Refund part of a point's deposit: never beyond what was paid in, nor
+    below what the point holds."""
+    _deposit_move(True, point, amount, method, reference, on, as_user, key)
+
+
+@deposits_app.command("show")
+def deposits_show(point: Annotated[str, typer.Argument(help="The service point, SP-…")]) -> None:
+    """A point's deposit ledger: its position and every movement, newest first."""
+    from ledger.money import deposits
+
+    ledger = _read(lambda s: deposits.deposit_ledger(s, SYSTEM, point))
+    _show_position(ledger.position)
+    table = Table("date", "movement", "amount", "method", "reference", "by")
+    for m in ledger.movements:
+        table.add_row(
+            m.on.isoformat(), m.movement, _money(m.amount, 2, "CNY"), _cell(m.method),
+            _cell(m.reference), Text(m.actor),
+        )  # fmt: skip
+    console.print(table)
+
+
+@credit_app.command("show")
+def credit_show(point: Annotated[str, typer.Argument(help="The service point, SP-…")]) -> None:
+    """A point's deposit, leverage, limit, exposure and headroom today."""
+    from ledger.money import credit
+
+    _show_position(_read(lambda s: credit.position(s, SYSTEM, point)))
+
+
+@credit_app.command("report")
+def credit_report(
+    xlsx: Annotated[
+        Path | None, typer.Option(help="Write every matching point to this xlsx")
+    ] = None,
+    region: Annotated[str | None, typer.Option()] = None,
+    grade: Annotated[str | None, typer.Option()] = None,
+    over_limit: Annotated[bool, typer.Option(help="Only points past their limit")] = False,
+    at_least_use: Annotated[
+        float | None, typer.Option(help="Only points using at least this share (0.9: 90 %)")
+    ] = None,
+    sort: Annotated[str, typer.Option(help="point, deposit, limit, exposure, headroom, use")] = (
+        "use"
+    ),
+    ascending: Annotated[bool, typer.Option(help="Smallest first (default: largest)")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 50,
+) -> None:
+    """Every point's deposit, limit, exposure and headroom."""
+    from api import money_sheets
+    from ledger.money import credit
+
+    try:
+        order = credit.ReportSort(sort)
+    except ValueError:
+        _error(f"--sort {sort!r}: use one of {', '.join(s.value for s in credit.ReportSort)}")
+    report = _read(
+        lambda s: credit.network_report(
+            s, SYSTEM, region=region, grade=grade, over_limit=True if over_limit else None,
+            at_least_use=at_least_use, sort=order, descending=not ascending,
+            limit=None if xlsx else limit,
+        )
+    )  # fmt: skip
+    _say(
+        f"{report.total:,} points on {report.day.isoformat()}: deposits "
+        f"{_money(report.deposit, 2, 'CNY')}, limits {_money(report.limit, 2, 'CNY')}, exposure "
+        f"{_money(report.exposure, 2, 'CNY')}; {report.over_limit:,} past their limit"
+    )
+    if xlsx:
+        xlsx.write_bytes(money_sheets.credit_report(report))
+        _say(f"wrote {xlsx}")
+        return
+    table = Table("point", "grade", "deposit", "leverage", "limit", "exposure", "headroom")
+    for p in report.items:
+        table.add_row(
+            Text(p.point), _cell(p.grade), _money(p.deposit, 2, "CNY"), p.leverage,
+            _money(p.limit, 2, "CNY"), _money(p.exposure, 2, "CNY"),
+            _money(p.headroom, 2, "CNY"),
+        )  # fmt: skip
+    console.print(table)
+
+
+@credit_app.command("leverage")
+def credit_leverage(
+    ratio: Annotated[
+        str | None, typer.Argument(help="Such as 2.5; omit with --point to clear its own")
+    ] = None,
+    grade: Annotated[str | None, typer.Option(help="A, B or C")] = None,
+    point: Annotated[str | None, typer.Option(help="One point's own ratio")] = None,
+    effective_from: Annotated[str | None, typer.Option(help="YYYY-MM-DD (today)")] = None,
+    reason: Annotated[str | None, typer.Option()] = None,
+    as_user: AsUser = None,
+) -> None:
+    """Set a grade's or a point's leverage ratio from a day on; with neither,
+    list the rules."""
+    from ledger.money import credit
+
+    if grade is None and point is None:
+        table = Table("scope", "ratio", "from", "set by", "reason")
+        for r in _read(lambda s: credit.list_leverage(s, SYSTEM)):
+            table.add_row(
+                Text(r.scope), _cell(r.ratio), r.effective_from.isoformat(), Text(r.set_by),
+                _cell(r.reason),
+            )  # fmt: skip
+        console.print(table)
+        return
+    day = _day(effective_from, "--effective-from")
+    rule = _act(
+        lambda s, who: credit.set_leverage(
+            s, who, grade=grade, point=point, ratio=ratio, effective_from=day, reason=reason
+        ),
+        as_user,
+    )
+    _say(f"{rule.scope}: {rule.ratio or 'its grade’s ratio'} from {rule.effective_from}")
+
+
+@credit_app.command("override")
+def credit_override(
+    requisition: Annotated[str, typer.Argument(help="The requisition, RQ-…")],
+    reason: Annotated[str, typer.Option(help="Why the limit may be passed")],
+    as_user: AsUser = None,
+    key: Key = None,
+) -> None:
+    """Let a requisition's next shipment pass the point's credit limit."""
+    from ledger.parts import requisitions
+
+    view = _act(
+        lambda s, who: requisitions.grant_credit_override(s, who, requisition, reason, key),
+        as_user,
+    )
+    _say(f"{view.number} open: the next shipment of {view.document} to {view.point} may pass")

@@ -34,6 +34,7 @@ STATUS = {
     errors.InvalidEntry: 422,
     errors.InvalidInput: 422,
     errors.SelfLockout: 409,
+    errors.CreditLimitExceeded: 409,
     errors.InvalidState: 409,
     errors.TooManyAttempts: 429,
 }

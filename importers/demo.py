@@ -28,6 +28,7 @@ from ledger.catalog.history import MasterDataChange
 from ledger.db import Database
 from ledger.journal import EntryIn, PostingIn, SerialIn
 from ledger.models import Holder, Role
+from ledger.money import credit, deposits
 from ledger.parts import purchasing
 from ledger.policy import SYSTEM, Actor
 from ledger.types import utcnow
@@ -125,6 +126,13 @@ OUTSIDE = [
     ("SUBSIDIES", "Service subsidies", "subsidies"),
 ]
 DEPOSIT_FEN = {"A": 5_000_000, "B": 3_000_000, "C": 2_000_000}  # 50,000 / 30,000 / 20,000 CNY
+# Deposits are paid in instalments: a first one of 60 % 45 days ago, the
+# rest 15 days ago (by bank transfer, or now and then in cash).
+FIRST_INSTALMENT_PERCENT = 60
+LEVERAGE = {"A": "3", "B": "2.5", "C": "2"}  # 放大比例 by grade
+# A point whose deposit was partly refunded on request, leaving it close to
+# its credit limit: the next large issue to it is refused.
+NEAR_LIMIT = "SP-0002"
 
 # One user per role; the README lists them.
 DEMO_USERS = [
@@ -297,19 +305,10 @@ def _load(
             )
         )
     progress("deposits")
-    entries += [
-        EntryIn(
-            kind="deposit",
-            memo=f"deposit paid by {code} (grade {grade})",
-            refs={"receipt": f"DEP-{code}"},
-            postings=[
-                PostingIn(account="BANK:STOCK:CNY", amount=DEPOSIT_FEN[grade]),
-                PostingIn(account=f"{code}:DEPOSIT:CNY", amount=-DEPOSIT_FEN[grade]),
-            ],
-        )
-        for code, grade in points
-    ]
+    entries += _deposit_instalments(points, session.info["window"].today())
     results = services.post(session, SYSTEM, entries)
+    for grade, ratio in LEVERAGE.items():
+        credit.set_leverage(session, SYSTEM, grade=grade, ratio=ratio, reason="demo policy")
 
     progress("users")
     for username, role, point in DEMO_USERS:
@@ -332,6 +331,8 @@ def _load(
         session, session.info["window"].today(), active, actor(session, "sp0001"),
         actor(session, "clerk"),
     )  # fmt: skip
+    progress("credit")
+    _near_its_limit(session, NEAR_LIMIT)
     return DemoSummary(
         holders=1 + len(OUTSIDE) + len(regions) + len(points),
         parts=len(parts),
@@ -343,6 +344,45 @@ def _load(
         open_discrepancies=cycle.open_discrepancies,
         repairs=written_off.repairs,
     )
+
+
+def _deposit_instalments(points: list[tuple[str, str]], today) -> list[EntryIn]:
+    """Each point's deposit in two instalments, as `deposits.receive` posts
+    them (one batch: the demo's 600 receipts in one statement set)."""
+    entries = []
+    for i, (code, grade) in enumerate(points):
+        first = DEPOSIT_FEN[grade] * FIRST_INSTALMENT_PERCENT // 100
+        for n, (fen, days_ago) in enumerate(((first, 45), (DEPOSIT_FEN[grade] - first, 15))):
+            method = "cash" if (i + n) % 7 == 0 else "bank_transfer"
+            entries.append(
+                EntryIn(
+                    kind="deposit_receipt",
+                    effective_date=today - timedelta(days=days_ago),
+                    memo=f"deposit receipt from {code}",
+                    refs={"point": code, "method": method, "reference": f"DEP-{code}-{n + 1}"},
+                    postings=[
+                        PostingIn(account="BANK:STOCK:CNY", amount=fen),
+                        PostingIn(account=f"{code}:DEPOSIT:CNY", amount=-fen),
+                    ],
+                )
+            )
+    return entries
+
+
+def _near_its_limit(session: Session, code: str) -> None:
+    """Refund part of `code`'s deposit so that its exposure uses about 95 %
+    of its limit."""
+    point = md.get_holder(session, code)
+    now = credit.positions(session, session.info["window"].today(), point)[0]
+    leverage = credit.parse_ratio(now.leverage)
+    # The deposit whose limit is the exposure / 0.95, rounded up to ¥100.
+    wanted = -(-now.exposure * 100 * 100 // (95 * leverage))
+    wanted = -(-wanted // 10_000) * 10_000
+    if wanted < now.deposit:
+        deposits.refund(
+            session, SYSTEM, code, now.deposit - wanted, method="bank_transfer",
+            reference=f"REFUND-{code}-1",
+        )  # fmt: skip
 
 
 # Two purchase orders to SUPPLIER at agreed fen per unit, in its minimums and

@@ -107,6 +107,15 @@ class BeyondApprovalLimit(Forbidden):
     title = "Beyond the approver's limit"
 
 
+class CreditLimitExceeded(LedgerError):
+    """An issue would take a point's exposure past its credit limit
+    (deposit × leverage); `where` carries limit, exposure, headroom and the
+    amount asked for, in fen."""
+
+    code = "credit-limit-exceeded"
+    title = "Beyond the point's credit limit"
+
+
 class SelfLockout(LedgerError):
     code = "self-lockout"
     title = "An admin may not lock themself out"

@@ -16,13 +16,15 @@ from ledger.catalog import locations, parts
 from ledger.db import Database
 from ledger.errors import NotFound
 from ledger.journal import EntryIn, PostingIn
-from ledger.models import Role, User
+from ledger.models import Commodity, Role, User
+from ledger.money import credit, deposits
 from ledger.policy import SYSTEM, Actor
 from ledger.users import create_user
 
 # SKU -> standard cost in fen
 COSTS = {"P-LCD": 10_000, "P-BATT": 3_000, "P-BOARD": 50_000}
 POINTS = ["SP-A", "SP-B"]
+DEPOSIT = 100_000_000  # fen: ¥1,000,000
 PASSWORD = "a-long-password"
 # level code, rank, units, fen
 LEVELS = [("L1", 1, 20, 500_000), ("L2", 2, 1_000, 50_000_000)]
@@ -81,6 +83,14 @@ def build(session: Session, today: date) -> Net:
         create_user(session, username, PASSWORD, role, service_point=point)
         if level:
             locations.assign_level(session, SYSTEM, username, level)
+    # Credit wide enough that the parts cycle's tests never meet a limit:
+    # ¥1,000,000 deposits at 2× (the credit tests set their own).
+    if session.scalar(select(Commodity.id).where(Commodity.code == "CNY")) is None:
+        md.create_commodity(session, "CNY", "Renminbi", "money")
+    for grade in ("A", "B"):
+        credit.set_leverage(session, SYSTEM, grade=grade, ratio="2")
+    for code in [*POINTS, "SP-OFF"]:
+        deposits.receive(session, SYSTEM, code, DEPOSIT, method="bank_transfer")
     return Net(list(COSTS), POINTS)
 
 

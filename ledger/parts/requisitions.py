@@ -49,6 +49,7 @@ from ledger.codes import account_code
 from ledger.errors import BeyondApprovalLimit, InvalidInput, InvalidState, NotFound
 from ledger.journal import EntryIn, PostingIn
 from ledger.models import Commodity, Holder, HolderKind, Role
+from ledger.money import credit
 from ledger.parts import approval, shipments
 from ledger.parts import documents as docs
 from ledger.parts.documents import ActionView
@@ -906,13 +907,24 @@ def issue(
             to_ship.append(shipments.Line(line.commodity_id, line.sku, units, line_no))
     if not to_ship:
         raise InvalidInput("nothing to ship: give at least one line more than 0", field="lines")
+    receiver = session.get(Holder, rq.requester_holder_id)
+    check = None
+    if receiver.kind == HolderKind.SERVICE_POINT:
+        # Under the point's credit lock until the commit: clerks issuing to
+        # one point at once are checked one after another.
+        check = credit.require_headroom(
+            session,
+            receiver,
+            [(line.commodity_id, line.sku, line.quantity) for line in to_ship],
+            document=requisition_number,
+        )
     docs.update_lines(session, line_t, "requisition_id", rq.id, {"shipped": shipped})
     shipment, result = shipments.ship(
         session,
         actor,
         kind=shipments.ShipmentKind.ISSUE,
         sender=session.get(Holder, rq.warehouse_holder_id),
-        receiver=session.get(Holder, rq.requester_holder_id),
+        receiver=receiver,
         lines=to_ship,
         refs={"requisition": requisition_number},
         requisition_id=rq.id,
@@ -924,13 +936,42 @@ def issue(
     rq.updated_at = utcnow()
     shipment_number = shipments.number(shipment.id)
     detail = {"shipment": shipment_number, "units": sum(line.quantity for line in to_ship)}
+    shipped_detail = {"courier": courier, "tracking_number": tracking_number}
+    if check is not None:
+        detail["value"] = check.value
+        override = credit.spend_override(session, check, shipment_number)
+        if override is not None:
+            detail["credit_override"] = shipped_detail["credit_override"] = override
+            detail["over_limit_by"] = check.value - check.headroom
     run.record(rq.id, before, State.ISSUED.value, detail=detail, entry_id=result.entry_id)
     docs.step(
         session, actor, "shipment", shipment.id, "ship", None,
         shipments.ShipmentState.IN_TRANSIT.value, entry_id=result.entry_id,
-        detail={"courier": courier, "tracking_number": tracking_number},
+        detail=shipped_detail,
     )  # fmt: skip
     return run.finish(shipments.view(session, shipment))
+
+
+def grant_credit_override(
+    session: Session, actor: Actor, requisition_number: str, reason: str, key: str | None = None
+) -> credit.OverrideView:
+    """Finance lets the next shipment of a point's requisition pass the
+    point's credit limit, with a reason (ledger/money/credit.py)."""
+    docs.require_roles(actor, "override a credit limit", *credit.FINANCE)
+    rq = _lock(session, actor, requisition_number)
+    requester = session.get(Holder, rq.requester_holder_id)
+    if requester.kind != HolderKind.SERVICE_POINT:
+        raise InvalidInput(
+            f"requisition {requisition_number} is {requester.code}'s, a warehouse's: only a "
+            "service point has a credit limit",
+            field="number",
+        )
+    if rq.state not in (State.SUBMITTED, State.APPROVED, State.ISSUED):
+        docs.refuse_state(
+            "requisition", requisition_number, rq.state, "a credit override",
+            ["submitted", "approved", "issued"],
+        )  # fmt: skip
+    return credit.grant_override(session, actor, requester, requisition_number, reason, key)
 
 
 def lock_by_id(session: Session, requisition_id: int) -> Requisition:

@@ -1,0 +1,70 @@
+"""money: leverage rules (a grade's or a point's ratio, effective-dated) and
+credit overrides (finance's leave for one shipment past a point's limit)
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from ledger.types import UTCDateTime
+
+revision = "0013"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "leverage_rule",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("scope", sa.String(length=48), nullable=False),
+        sa.Column("ratio", sa.Integer(), nullable=True),
+        sa.Column("effective_from", sa.Date(), nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=True),
+        sa.Column("set_by", sa.String(length=80), nullable=False),
+        sa.Column("set_at", UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "ratio IS NULL OR (ratio >= 0 AND ratio <= 1000)", name=op.f("ck_leverage_rule_ratio")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_leverage_rule")),
+        sa.UniqueConstraint(
+            "scope", "effective_from", name=op.f("uq_leverage_rule_scope_effective_from")
+        ),
+    )
+    with op.batch_alter_table("leverage_rule", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_leverage_rule_scope"), ["scope"], unique=False)
+
+    op.create_table(
+        "credit_override",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("holder_id", sa.Integer(), nullable=False),
+        sa.Column("document", sa.String(length=24), nullable=False),
+        sa.Column("state", sa.String(length=12), nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=False),
+        sa.Column("granted_by", sa.String(length=80), nullable=False),
+        sa.Column("granted_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("used_by", sa.String(length=24), nullable=True),
+        sa.Column("used_at", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("over_by", sa.BigInteger(), nullable=True),
+        sa.CheckConstraint(
+            "state IN ('open', 'used', 'withdrawn')", name=op.f("ck_credit_override_state")
+        ),
+        sa.ForeignKeyConstraint(
+            ["holder_id"], ["holder.id"], name=op.f("fk_credit_override_holder_id_holder")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_credit_override")),
+    )
+    with op.batch_alter_table("credit_override", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_credit_override_document"), ["document"])
+        batch_op.create_index(batch_op.f("ix_credit_override_holder_id"), ["holder_id"])
+
+
+def downgrade() -> None:
+    op.drop_table("credit_override")
+    op.drop_table("leverage_rule")

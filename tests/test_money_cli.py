@@ -1,0 +1,57 @@
+"""Finance's deposit and credit steps on the command line (SQLite file)."""
+
+from __future__ import annotations
+
+import openpyxl
+import pytest
+
+from ledger.parts import requisitions
+from ledger.parts.requisitions import LineIn
+from tests import parts_network as pn
+from tests.cli import cli_database, run
+
+
+@pytest.fixture
+def cli_db(tmp_path, monkeypatch):
+    yield from cli_database(tmp_path, monkeypatch, lambda s: pn.build(s, s.info["window"].today()))
+
+
+def test_deposits_leverage_report_and_override_from_the_command_line(cli_db, tmp_path):
+    out = run("deposits", "receive", "SP-B", "1,500.00", "--reference", "BOC-1", "--as", "finance")
+    assert "receipt of ¥1,500.00 from SP-B" in out or "receipt of 1,500.00" in out
+    assert "may not record" in run("deposits", "receive", "SP-B", "1", "--as", "clerk", code=1)
+    assert "not an amount" in run("deposits", "receive", "SP-B", "abc", code=1)
+    assert "out of bounds" in run("deposits", "receive", "SP-B", "0", code=1)
+    refused = run("deposits", "refund", "SP-B", "99999999.00", "--as", "finance", code=1)
+    assert "SP-B:DEPOSIT:CNY" in refused and "paid in" in refused
+    shown = run("deposits", "show", "SP-B")
+    assert "BOC-1" in shown and "finance" in shown
+
+    # SP-A down to a ¥500 deposit: a limit of ¥1,000 at 2×.
+    run("deposits", "refund", "SP-A", "999,500.00", "--as", "finance")
+    assert "limit" in run("credit", "show", "SP-A") and "1,000.00" in run("credit", "show", "SP-A")
+    run("credit", "leverage", "1.5", "--point", "SP-A", "--reason", "review", "--as", "finance")
+    assert "750.00" in run("credit", "show", "SP-A")
+    assert "point:SP-A" in run("credit", "leverage")
+    assert "two decimals" in run("credit", "leverage", "1.555", "--grade", "A", code=1)
+
+    pn.stock(cli_db, "RW-S", "P-LCD", 10)
+    point, approver = pn.actor(cli_db, "sp-a"), pn.actor(cli_db, "approver1")
+    number = cli_db.transact(
+        lambda s: requisitions.create(
+            s, point, lines=[LineIn(sku="P-LCD", quantity=9)], submit=True
+        )
+    ).number
+    cli_db.transact(lambda s: requisitions.approve(s, approver, number))
+    refused = " ".join(run("requisitions", "issue", number, "--as", "clerk", code=1).split())
+    assert "credit limit is ¥750.00" in refused and "credit override" in refused
+    out = run("credit", "override", number, "--reason", "launch", "--as", "finance")
+    assert "CO-000001 open" in out
+    run("requisitions", "issue", number, "--as", "clerk")
+    report = run("credit", "report", "--over-limit")
+    assert "1 past their limit" in report and "SP-A" in report
+
+    sheet = tmp_path / "credit.xlsx"
+    run("credit", "report", "--xlsx", str(sheet))
+    rows = list(openpyxl.load_workbook(sheet).active.values)
+    assert rows[2][0] == "网点 Point" and {r[0] for r in rows[3:-1]} == {"SP-A", "SP-B", "SP-OFF"}
