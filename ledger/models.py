@@ -68,6 +68,7 @@ class HolderKind(enum.StrEnum):
     DEPOSITS = "deposits"
     SUBSIDIES = "subsidies"
     PURCHASES = "purchases"
+    CHARGES = "charges"
 
     @property
     def is_outside_party(self) -> bool:
@@ -95,6 +96,8 @@ _OUTSIDE_ROOT = {
     HolderKind.DEPOSITS: "Liabilities",
     HolderKind.OPENING_BALANCE: "Equity",
     HolderKind.COUNT_DIFFERENCE: "Income",
+    # What points are charged: parts out of warranty, lost or damaged.
+    HolderKind.CHARGES: "Income",
     HolderKind.CONSUMED: "Expenses",
     HolderKind.SCRAP: "Expenses",
     HolderKind.SUBSIDIES: "Expenses",

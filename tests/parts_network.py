@@ -46,7 +46,7 @@ class Net:
     points: list[str]
 
 
-def build(session: Session, today: date) -> Net:
+def build(session: Session, today: date, *, money: bool = True) -> Net:
     def place(kind, code, served_by=None, grade=None):
         locations.create_location(
             session, SYSTEM, kind=kind, code=code, name=f"Location {code}", region="South",
@@ -83,6 +83,8 @@ def build(session: Session, today: date) -> Net:
         create_user(session, username, PASSWORD, role, service_point=point)
         if level:
             locations.assign_level(session, SYSTEM, username, level)
+    if not money:
+        return Net(list(COSTS), POINTS)
     # Credit wide enough that the parts cycle's tests never meet a limit:
     # ¥1,000,000 deposits at 2× (the credit tests set their own).
     if session.scalar(select(Commodity.id).where(Commodity.code == "CNY")) is None:

@@ -11,7 +11,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from ledger import masterdata as md
 from ledger.catalog import suppliers as sup
 from ledger.errors import InvalidInput, InvalidState
 from ledger.models import Role, User
@@ -26,7 +25,6 @@ RULES = {"P-LCD": (10, 5), "P-BATT": (20, 10), "P-BOARD": (1, 1)}
 
 
 def _suppliers(session) -> None:
-    md.create_commodity(session, "CNY", "Renminbi", "money")
     sup.create_supplier(session, SYSTEM, "SUP", name="Parts supplier", payment_terms_days=30)
     for sku, (minimum, pack) in RULES.items():
         sup.set_supplier_part(session, SYSTEM, "SUP", sku, minimum_order=minimum, pack_size=pack)
@@ -372,7 +370,7 @@ def test_lists_show_open_and_late_orders(client, db):
 
 def test_a_receipt_without_the_money_commodity_is_refused(db):
     def setup_without_cny(s):
-        pn.build(s, s.info["window"].today())
+        pn.build(s, s.info["window"].today(), money=False)
         sup.create_supplier(s, SYSTEM, "SUP", name="Parts supplier", payment_terms_days=30)
         sup.set_supplier_part(s, SYSTEM, "SUP", "P-LCD", minimum_order=10, pack_size=5)
 

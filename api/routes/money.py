@@ -16,7 +16,8 @@ from api.documents import RejectIn, number_path
 from api.params import HOLDER_CODE, HolderCode, IdempotencyKey, IsoDate
 from ledger.amounts import MAX_AMOUNT
 from ledger.catalog.locations import PLACE_PATTERN, LocationStatus
-from ledger.money import credit, deposits
+from ledger.money import accruals, credit, deposits
+from ledger.money.accruals import MoneyBalances, SubsidyView
 from ledger.money.credit import (
     CreditPosition,
     LeverageView,
@@ -283,3 +284,52 @@ def withdraw_override(
     number: OverrideNumber, body: RejectIn, actor: CurrentActor, db: DB, key: IdempotencyKey = None
 ):
     return db.transact(lambda s: credit.withdraw_override(s, actor, number, body.reason, key))
+
+
+class SubsidyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grade: str = Field(pattern=r"^[ABC]$")
+    category: str | None = Field(
+        default=None,
+        pattern=r"^(DOA|DAP|WH|F)$",
+        description="Per repair of this service category; omitted: the monthly subsidy",
+    )
+    amount: StrictInt = Field(ge=0, le=accruals.SUBSIDY_MAX, description="Fen")
+    effective_from: IsoDate | None = Field(default=None, description="Today by default")
+    reason: str | None = Field(default=None, max_length=500)
+
+
+@router.get("/subsidies/rules", response_model=list[SubsidyView], summary="Subsidy rules")
+def list_subsidies(actor: CurrentActor, db: DB):
+    with db.reading() as session:
+        return accruals.list_subsidies(session, actor)
+
+
+@router.put(
+    "/subsidies/rules",
+    response_model=SubsidyView,
+    summary="Set a subsidy per repair (category × grade) or per month (grade), from a day on",
+)
+def set_subsidy(body: SubsidyIn, actor: CurrentActor, db: DB):
+    return db.transact(
+        lambda s: accruals.set_subsidy(
+            s,
+            actor,
+            grade=body.grade,
+            category=body.category,
+            amount=body.amount,
+            effective_from=body.effective_from,
+            reason=body.reason,
+        )
+    )
+
+
+@router.get(
+    "/money/points/{point}",
+    response_model=MoneyBalances,
+    summary="What stands between a point and the brand: deposit, charges and subsidies unsettled",
+)
+def money_balances(point: HolderCode, actor: CurrentActor, db: DB):
+    with db.reading() as session:
+        return accruals.balances(session, actor, point)

@@ -66,3 +66,20 @@ class CreditOverride(SQLModel, table=True):
     used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     # How far past the limit the shipment took the point, in fen.
     over_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class SubsidyRule(SQLModel, table=True):
+    """From `effective_from` on, the subsidy (fen) of one scope: a repair of
+    a category at a point of a grade ("repair:WH:A"), or a month at a point of
+    a grade ("monthly:A")."""
+
+    __tablename__ = "subsidy_rule"
+    __table_args__ = (UniqueConstraint("scope", "effective_from"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    scope: str = Field(sa_column=Column(String(24), nullable=False, index=True))
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    effective_from: date = Field(sa_column=Column(Date, nullable=False))
+    reason: str | None = Field(default=None, max_length=REASON_MAX)
+    set_by: str = Field(max_length=80)
+    set_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -15,16 +15,18 @@ The write-off entry, per part used:
   point's DEFECTIVE stock, from CONSUMED, to travel back to the warehouse and
   the factory. What the repair cost the brand is then net of the cores it
   gets back; housings and the like are not returned;
-- out of warranty (F): nothing comes back, and the repair is flagged
-  chargeable at the list price (`charge`). Money is not posted here yet:
-  deposits and settlement charge the point from this figure, by adding their
-  postings to `_write_off_postings` so the charge lands in the same entry.
+- out of warranty (F): nothing comes back, and the repair is chargeable at
+  the list price (`charge`): the point's RECEIVABLE against CHARGES;
+- the subsidy the repair earns the point (its category at the point's grade,
+  ledger/money/accruals.py): SUBSIDIES against the point's PAYABLE.
+The charge and the subsidy accrue in this entry, so the monthly settlement
+reads balances.
 
 Units are valued at the standard cost and list price in force on the day of
 the write-off; the repair keeps both, so a later price change revalues
 nothing. Reversing a write-off posts the mirror entry (linked to the
-original): the parts return to the point's stock and the defective units
-leave its defective stock; if they have already been shipped back the guard
+original): the parts return to the point's stock, the defective units leave
+its defective stock, the charge and the subsidy are taken back; if they have already been shipped back the guard
 refuses, naming the account. A reversed repair's number may be used again.
 """
 
@@ -65,7 +67,8 @@ from ledger.catalog.parts import Part, prices_on
 from ledger.codes import account_code
 from ledger.errors import Duplicate, InsufficientBalance, InvalidInput, InvalidState, NotFound
 from ledger.journal import EntryIn, PostingIn
-from ledger.models import Commodity, Holder, HolderKind, Role
+from ledger.models import Account, Commodity, Holder, HolderKind, Role, posting_t
+from ledger.money import accruals
 from ledger.parts import documents as docs
 from ledger.parts import requisitions
 from ledger.parts.documents import ActionView
@@ -134,6 +137,11 @@ class Repair(SQLModel, table=True):
     cost: int = SQLField(sa_column=Column(BigInteger, nullable=False))
     chargeable: bool = SQLField(sa_column=Column(Boolean, nullable=False))
     charge: int = SQLField(sa_column=Column(BigInteger, nullable=False))
+    # The subsidy the repair earned the point (its category at the point's
+    # grade, by the rule in force), accrued in the write-off's entry; fen.
+    subsidy: int = SQLField(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
     written_off_on: date = SQLField(sa_column=Column(Date, nullable=False))
     written_off_by: str = SQLField(max_length=80)
     written_off_at: datetime = SQLField(sa_column=Column(UTCDateTime(), nullable=False))
@@ -198,6 +206,7 @@ class RepairSummary(BaseModel):
     cost: int = Field(description="The parts at standard cost, fen")
     chargeable: bool = Field(description="Out of warranty: the point is charged the list price")
     charge: int = Field(description="The parts at list price when chargeable, else 0; fen")
+    subsidy: int = Field(description="The subsidy the repair earned the point, fen")
     quantity: int
 
 
@@ -277,6 +286,7 @@ def _summary(row: Repair, point: str, quantity: int) -> dict:
         "cost": row.cost,
         "chargeable": row.chargeable,
         "charge": row.charge,
+        "subsidy": row.subsidy,
         "quantity": quantity,
     }
 
@@ -380,7 +390,7 @@ def _decide(case: Case, today: date) -> Decision:
 
 def _write_off_postings(point: str, sku: str, quantity: int, defective: int) -> list[PostingIn]:
     """One part's postings: used from the point's stock, and the replaced
-    defective units into its defective stock. (Charges will join here.)"""
+    defective units into its defective stock."""
     consumed = account_code(docs.CONSUMED, "STOCK", sku)
     postings = [
         PostingIn(account=account_code(point, "STOCK", sku), amount=-quantity),
@@ -502,6 +512,11 @@ def write_off(
             "together; check the quantities",
             field="parts",
         )
+    # The charge and the subsidy accrue in the same entry as the parts.
+    accrued = accruals.for_repair(
+        session, holder, category=decision.category.value, charge=charge, day=today
+    )
+    postings += accrued.postings
     now = utcnow()
     row = Repair(
         holder_id=holder.id,
@@ -518,6 +533,7 @@ def write_off(
         cost=cost,
         chargeable=not in_warranty,
         charge=charge,
+        subsidy=accrued.subsidy,
         written_off_on=today,
         written_off_by=actor.username,
         written_off_at=now,
@@ -537,6 +553,7 @@ def write_off(
             "category": decision.category.value,
             "cost": cost,
             "charge": charge,
+            "subsidy": accrued.subsidy,
             "defective": sum(r["defective"] for r in rows),
         },
         entry_id=result.entry_id,
@@ -612,17 +629,14 @@ def reverse(
         docs.refuse_state("repair", repair, row.state, "reversing", [RepairState.WRITTEN_OFF])
     holder = session.get(Holder, row.holder_id)
     _require_not_terminated(session, holder)
-    lines = session.execute(
-        select(part_t.c.quantity, part_t.c.defective, Commodity.code)
-        .join(Commodity, Commodity.id == part_t.c.commodity_id)
-        .where(part_t.c.repair_id == row.id)
-        .order_by(part_t.c.line_no)
+    # The mirror of the write-off's entry: parts, charge and subsidy alike.
+    original = session.execute(
+        select(Account.code, posting_t.c.amount)
+        .join(Account, Account.id == posting_t.c.account_id)
+        .where(posting_t.c.entry_id == row.entry_id)
+        .order_by(posting_t.c.line_no)
     ).all()
-    postings = [
-        PostingIn(account=p.account, amount=-p.amount)
-        for line in lines
-        for p in _write_off_postings(holder.code, line.code, line.quantity, line.defective)
-    ]
+    postings = [PostingIn(account=code, amount=-amount) for code, amount in original]
     result = _post(
         session, actor, row, holder, postings, kind="repair_reversal", reverses=row.entry_id
     )

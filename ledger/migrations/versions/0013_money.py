@@ -1,5 +1,6 @@
-"""money: leverage rules (a grade's or a point's ratio, effective-dated) and
-credit overrides (finance's leave for one shipment past a point's limit)
+"""money: leverage rules (a grade's or a point's ratio, effective-dated),
+credit overrides (finance's leave for one shipment past a point's limit),
+subsidy rules, and the subsidy each repair earned
 
 Revision ID: 0013
 Revises: 0012
@@ -64,7 +65,31 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_credit_override_document"), ["document"])
         batch_op.create_index(batch_op.f("ix_credit_override_holder_id"), ["holder_id"])
 
+    op.create_table(
+        "subsidy_rule",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("scope", sa.String(length=24), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("effective_from", sa.Date(), nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=True),
+        sa.Column("set_by", sa.String(length=80), nullable=False),
+        sa.Column("set_at", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_subsidy_rule")),
+        sa.UniqueConstraint(
+            "scope", "effective_from", name=op.f("uq_subsidy_rule_scope_effective_from")
+        ),
+    )
+    with op.batch_alter_table("subsidy_rule", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_subsidy_rule_scope"), ["scope"], unique=False)
+    with op.batch_alter_table("repair", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("subsidy", sa.BigInteger(), nullable=False, server_default="0")
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("repair", schema=None) as batch_op:
+        batch_op.drop_column("subsidy")
+    op.drop_table("subsidy_rule")
     op.drop_table("credit_override")
     op.drop_table("leverage_rule")
