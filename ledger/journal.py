@@ -341,8 +341,13 @@ def post_entries(
     *,
     actor: str,
     reverses: Sequence[uuid.UUID | None] | None = None,
+    settling: date | None = None,
 ) -> list[PostResult]:
-    """Post entries in order, all or nothing, in the caller's transaction."""
+    """Post entries in order, all or nothing, in the caller's transaction.
+
+    `settling` is the last day of a closed month whose settlement is posting
+    into it (ledger/money/settlement.py): entries dated that day pass the
+    window, which is closed to everything else."""
     if not entries:
         return []
     conn = session.connection()
@@ -355,8 +360,14 @@ def post_entries(
     )
     batch = len(entries) > 1
     ids = uuid7_many(len(entries))
+    earliest = min((e.effective_date or today) for e in entries)
+    first_open = window.first_open_on(session, earliest, today)
+    if settling is not None:
+        if any(e.effective_date != settling for e in entries):
+            raise ValueError("a settlement's entries are dated its month's last day")
+        first_open = min(first_open, settling)
     prepared = [
-        _prepare(session, i, e, ids[i], accounts, window, today, reverses, batch)
+        _prepare(session, i, e, ids[i], accounts, window, first_open, today, reverses, batch)
         for i, e in enumerate(entries)
     ]
 
@@ -389,6 +400,7 @@ def _prepare(
     entry_id: uuid.UUID,
     accounts: dict[str, AccountInfo],
     window: OpenWindow,
+    first_open: date,
     today: date,
     reverses: Sequence[uuid.UUID | None] | None,
     batch: bool,
@@ -398,7 +410,7 @@ def _prepare(
     names the problem or works out the serial moves."""
     where = {"entry": index} if batch else {}
     day = entry.effective_date or today
-    window.check(day, today, **where)
+    window.check(day, today, first_open, **where)
     key = entry.idempotency_key
     check_idempotency_key(key, where)
     lines: list[tuple[AccountInfo, int]] = []

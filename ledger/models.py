@@ -143,6 +143,7 @@ class Purpose(enum.StrEnum):
     DEPOSIT = "DEPOSIT"
     RECEIVABLE = "RECEIVABLE"
     PAYABLE = "PAYABLE"
+    SETTLED = "SETTLED"
 
     @property
     def rule(self) -> PurposeRule:
@@ -184,8 +185,12 @@ PURPOSES: dict[Purpose, PurposeRule] = {
         Side.CREDIT, "Liabilities", frozenset({HolderKind.SERVICE_POINT}), frozenset({"money"}),
         "what the brand owes a point (subsidies); unguarded",
     ),
+    Purpose.SETTLED: PurposeRule(
+        Side.CREDIT, "Liabilities", frozenset({HolderKind.SERVICE_POINT}), frozenset({"money"}),
+        "a point's settled months, net: what the brand owes it (or it owes); unguarded",
+    ),
 }  # fmt: skip
-_UNGUARDED = {Purpose.RECEIVABLE, Purpose.PAYABLE}
+_UNGUARDED = {Purpose.RECEIVABLE, Purpose.PAYABLE, Purpose.SETTLED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,6 +401,18 @@ class LoginFailure(SQLModel, table=True):
     locked_until: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
+
+
+class LedgerCalendar(SQLModel, table=True):
+    """The one row that says which months are closed: no entry may be dated
+    on or before `closed_through` (finance's period closing moves it)."""
+
+    __tablename__ = "ledger_calendar"
+
+    id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    closed_through: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    changed_by: str = Field(max_length=80)
+    changed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 account_t = Account.__table__

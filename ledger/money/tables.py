@@ -83,3 +83,51 @@ class SubsidyRule(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=REASON_MAX)
     set_by: str = Field(max_length=80)
     set_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Settlement(SQLModel, table=True):
+    """One month's settlement of every point: a document whose runs post the
+    monthly subsidies and the net of each point's charges and subsidies.
+    `run` counts the starts (a resumed job keeps its run, so its entries'
+    keys are the same); the entries' keys name month, run and point."""
+
+    __tablename__ = "settlement"
+    __table_args__ = (CheckConstraint("state IN ('running', 'settled', 'reopened')", name="state"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    month: date = Field(sa_column=Column(Date, nullable=False, unique=True))
+    state: str = Field(sa_column=Column(String(12), nullable=False))
+    run: int = Field(sa_column=Column(Integer, nullable=False))
+    job: str | None = Field(default=None, max_length=24)
+    started_by: str = Field(max_length=80)
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    settled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # Of the latest run: points settled, entries posted, and the nets (fen).
+    points: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+    entries: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+    payable: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    receivable: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+
+
+class Statement(SQLModel, table=True):
+    """A point's statement of one month (对账单): what the brand owed it at the
+    start, the month's charges, subsidies and payments, what it owes at the
+    end (fen; positive: the brand owes the point). Written by the settlement;
+    finance marks it signed back (the handbook gives 48 hours)."""
+
+    __tablename__ = "statement"
+    __table_args__ = (UniqueConstraint("month", "holder_id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    month: date = Field(sa_column=Column(Date, nullable=False, index=True))
+    holder_id: int = Field(sa_column=Column(Integer, ForeignKey("holder.id"), nullable=False))
+    opening: int = Field(sa_column=Column(BigInteger, nullable=False))
+    charges: int = Field(sa_column=Column(BigInteger, nullable=False))
+    subsidies: int = Field(sa_column=Column(BigInteger, nullable=False))
+    payments: int = Field(sa_column=Column(BigInteger, nullable=False))
+    closing: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # The month's settlement, net: positive, the brand owes the point.
+    settled: int = Field(sa_column=Column(BigInteger, nullable=False))
+    issued_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    signed_back_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    signed_back_by: str | None = Field(default=None, max_length=80)

@@ -26,8 +26,9 @@ Units are valued at the standard cost and list price in force on the day of
 the write-off; the repair keeps both, so a later price change revalues
 nothing. Reversing a write-off posts the mirror entry (linked to the
 original): the parts return to the point's stock, the defective units leave
-its defective stock, the charge and the subsidy are taken back; if they have already been shipped back the guard
-refuses, naming the account. A reversed repair's number may be used again.
+its defective stock, the charge and the subsidy are taken back; if the
+defective units have already been shipped back the guard refuses, naming the
+account. A reversed repair's number may be used again.
 """
 
 from __future__ import annotations
