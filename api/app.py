@@ -32,6 +32,7 @@ from api.routes import (
     parts,
     purchasing,
     repairs,
+    settlement,
     stock,
     suppliers,
     users,
@@ -137,6 +138,7 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     app.include_router(warranty.router)
     app.include_router(repairs.router)
     app.include_router(money.router)
+    app.include_router(settlement.router)
 
     @app.get("/health", tags=["ops"], summary="Liveness (no login needed)")
     def health():

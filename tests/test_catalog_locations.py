@@ -200,7 +200,14 @@ def test_a_point_is_suspended_reactivated_and_terminated_for_good(client, db, ad
     assert status("SP-1001", "active", "paid").json()["status"] == "active"
     with db.reading() as s:
         loc.require_may_requisition(s, "SP-1001")
-    assert status("SP-1001", "terminated", "contract ended").json()["status"] == "terminated"
+    # Termination is not a status to set: the point's termination sets it.
+    refused = status("SP-1001", "terminated", "contract ended")
+    assert refused.status_code == 409 and "/terminate" in refused.json()["detail"]
+    db.transact(
+        lambda s: loc.set_status(
+            s, SYSTEM, "SP-1001", "terminated", "contract ended", terminating=True
+        )
+    )
     for again in ("active", "suspended"):
         response = status("SP-1001", again)
         assert response.status_code == 409, again

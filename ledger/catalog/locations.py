@@ -437,13 +437,29 @@ def update_location(
 
 
 def set_status(
-    session: Session, actor: Actor, code: str, status: LocationStatus | str, reason: str
+    session: Session,
+    actor: Actor,
+    code: str,
+    status: LocationStatus | str,
+    reason: str,
+    *,
+    terminating: bool = False,
 ) -> LocationOut:
-    """Suspend, reactivate or terminate a service point, with a reason.
-    Only a point has a status other than active; termination is final."""
-    require_role(actor, Role.ADMIN)
+    """Suspend or reactivate a service point, with a reason. Only a point has
+    a status other than active. Termination is final, and only the
+    termination (ledger/money/termination.py, `terminating`) sets it: once
+    the point holds nothing of the brand's and its deposit is refunded."""
+    if not terminating:
+        require_role(actor, Role.ADMIN)
     status = _status(status)
     reason = _reason(reason)
+    if status is LocationStatus.TERMINATED and not terminating:
+        raise InvalidState(
+            f"a point is terminated by its termination (POST /points/{code}/terminate), which "
+            "refunds its deposit once it holds no stock and owes nothing; suspend it meanwhile",
+            location=code,
+            field="status",
+        )
     location, holder, server_code = _find(session, actor, code, for_update=True)
     current = LocationStatus(location.status)
     if status is current:

@@ -49,7 +49,7 @@ from ledger.codes import account_code
 from ledger.errors import BeyondApprovalLimit, InvalidInput, InvalidState, NotFound
 from ledger.journal import EntryIn, PostingIn
 from ledger.models import Commodity, Holder, HolderKind, Role
-from ledger.money import credit
+from ledger.money import credit, termination
 from ledger.parts import approval, shipments
 from ledger.parts import documents as docs
 from ledger.parts.documents import ActionView
@@ -972,6 +972,47 @@ def grant_credit_override(
             ["submitted", "approved", "issued"],
         )  # fmt: skip
     return credit.grant_override(session, actor, requester, requisition_number, reason, key)
+
+
+def terminate_point(
+    session: Session,
+    actor: Actor,
+    point: str,
+    *,
+    reason: str,
+    method: str = "bank_transfer",
+    reference: str | None = None,
+) -> termination.TerminationView:
+    """Terminate a point (ledger/money/termination.py), blocked also by its
+    requisitions and shipments still under way."""
+    holder = session.scalar(select(Holder).where(Holder.code == point))
+    under_way: list[str] = []
+    if holder is not None:
+        ship_t = shipments.Shipment.__table__
+        under_way += [
+            number(rid)
+            for rid in session.scalars(
+                select(Requisition.id).where(
+                    Requisition.requester_holder_id == holder.id,
+                    Requisition.state.not_in(
+                        [State.CLOSED.value, State.CANCELLED.value, State.REJECTED.value]
+                    ),
+                )
+            )
+        ]
+        under_way += [
+            shipments.number(sid)
+            for sid in session.scalars(
+                select(ship_t.c.id).where(
+                    (ship_t.c.from_holder_id == holder.id) | (ship_t.c.to_holder_id == holder.id),
+                    ship_t.c.state == shipments.ShipmentState.IN_TRANSIT.value,
+                )
+            )
+        ]
+    return termination.terminate(
+        session, actor, point, reason=reason, method=method, reference=reference,
+        open_documents=under_way,
+    )  # fmt: skip
 
 
 def lock_by_id(session: Session, requisition_id: int) -> Requisition:
