@@ -2443,3 +2443,143 @@ def credit_override(
         as_user,
     )
     _say(f"{view.number} open: the next shipment of {view.document} to {view.point} may pass")
+
+
+# -- settlement, statements, closing, termination --------------------------------------
+
+statements_app = typer.Typer(help="Monthly statements: show, write as xlsx, mark signed back.")
+months_app = typer.Typer(help="Months: closed by settlement, reopened by an admin.")
+points_app = typer.Typer(help="Service points leaving the network.")
+app.add_typer(statements_app, name="statements")
+app.add_typer(months_app, name="months")
+app.add_typer(points_app, name="points")
+_MonthArg = Annotated[str, typer.Argument(help="The month, YYYY-MM")]
+
+
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    return Progress(
+        "{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=False,
+    )  # fmt: skip
+
+
+@statements_app.command("list")
+def statements_list(
+    month: _MonthArg,
+    late: Annotated[bool, typer.Option(help="Only those not signed back within 48 hours")] = False,
+) -> None:
+    """A month's statements by point."""
+    from ledger.money import statements
+
+    items = _read(
+        lambda s: statements.list_statements(s, SYSTEM, month, late=late or None, limit=100_000)
+    )
+    table = Table("point", "opening", "charges", "subsidies", "payments", "closing", "signed back")
+    for v in items:
+        table.add_row(
+            Text(v.point), _money(v.opening, 2, "CNY"), _money(v.charges, 2, "CNY"),
+            _money(v.subsidies, 2, "CNY"), _money(v.payments, 2, "CNY"),
+            _money(v.closing, 2, "CNY"),
+            f"{v.signed_back_at:%Y-%m-%d}" if v.signed_back_at else ("LATE" if v.late else ""),
+        )  # fmt: skip
+    console.print(table)
+    _say(f"{len(items):,} statements for {month}")
+
+
+@statements_app.command("show")
+def statements_show(month: _MonthArg, point: Annotated[str, typer.Argument()]) -> None:
+    """One point's statement of a month, line by line."""
+    from ledger.money import statements
+
+    v = _read(lambda s: statements.get(s, SYSTEM, month, point))
+    _say(
+        f"{v.point} {v.month}: opening {_money(v.opening, 2, 'CNY')}, charges "
+        f"{_money(v.charges, 2, 'CNY')}, subsidies {_money(v.subsidies, 2, 'CNY')}, payments "
+        f"{_money(v.payments, 2, 'CNY')}, closing {_money(v.closing, 2, 'CNY')}"
+    )
+    table = Table("date", "kind", "document", "charge", "subsidy", "payment")
+    for line in v.lines or []:
+        table.add_row(
+            line.on.isoformat(), line.kind, _cell(line.document), _money(line.charge, 2, "CNY"),
+            _money(line.subsidy, 2, "CNY"), _money(line.payment, 2, "CNY"),
+        )  # fmt: skip
+    console.print(table)
+
+
+@statements_app.command("write")
+def statements_write(
+    month: _MonthArg,
+    out: Annotated[Path, typer.Option(help="The folder to write them to")] = Path("statements"),
+) -> None:
+    """Write every statement of a month as xlsx, and the month's summary."""
+    from importers import statement_sheets
+
+    with _progress() as bar:
+        task = bar.add_task(f"statements {month}", total=None)
+        try:
+            count = statement_sheets.write_all(
+                _db(), month, out / month,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )  # fmt: skip
+        except LedgerError as exc:
+            _fail(exc)
+    _say(f"wrote {count:,} statements and the summary to {out / month}")
+
+
+@statements_app.command("signed-back")
+def statements_signed_back(
+    month: _MonthArg, point: Annotated[str, typer.Argument()], as_user: AsUser = None
+) -> None:
+    """Record that a point's signed statement came back."""
+    from ledger.money import statements
+
+    v = _act(lambda s, who: statements.mark_signed_back(s, who, month, point), as_user)
+    _say(f"{v.point} {v.month} signed back on {v.signed_back_at:%Y-%m-%d %H:%M} by "
+         f"{v.signed_back_by}")  # fmt: skip
+
+
+@months_app.command("show")
+def months_show() -> None:
+    """The last month closed and the first open day."""
+    from ledger.money import periods
+
+    view = _read(periods.view)
+    closed = view.closed_through.isoformat() if view.closed_through else "nothing"
+    _say(f"closed through {closed}; first open day {view.first_open_day.isoformat()}")
+
+
+@months_app.command("reopen")
+def months_reopen(
+    month: _MonthArg,
+    reason: Annotated[str, typer.Option(help="Why the month must take entries again")],
+    as_user: AsUser = None,
+) -> None:
+    """Reopen a settled month (an admin's action, recorded)."""
+    from ledger.money import settlement
+
+    view = _act(lambda s, who: settlement.reopen(s, who, month, reason), as_user)
+    _say(f"{view.month} reopened; first open day {view.first_open_day.isoformat()}")
+
+
+@points_app.command("terminate")
+def points_terminate(
+    point: Annotated[str, typer.Argument(help="The service point, SP-…")],
+    reason: Annotated[str, typer.Option()],
+    method: _Method = "bank_transfer",
+    reference: _Reference = None,
+    as_user: AsUser = None,
+) -> None:
+    """Terminate a point: its deposit and what it is owed paid out, once it
+    holds nothing and owes nothing (otherwise: what blocks it)."""
+    from ledger.parts import requisitions
+
+    done = _act(
+        lambda s, who: requisitions.terminate_point(
+            s, who, point, reason=reason, method=method, reference=reference
+        ),
+        as_user,
+    )
+    _say(f"{done.point} terminated: deposit {_money(done.deposit, 2, 'CNY')} refunded, "
+         f"{_money(done.paid_out, 2, 'CNY')} paid out")  # fmt: skip

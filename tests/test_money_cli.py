@@ -55,3 +55,46 @@ def test_deposits_leverage_report_and_override_from_the_command_line(cli_db, tmp
     run("credit", "report", "--xlsx", str(sheet))
     rows = list(openpyxl.load_workbook(sheet).active.values)
     assert rows[2][0] == "网点 Point" and {r[0] for r in rows[3:-1]} == {"SP-A", "SP-B", "SP-OFF"}
+
+
+def test_statements_months_and_termination_from_the_command_line(cli_db, tmp_path):
+    from datetime import date
+
+    from ledger import services
+    from ledger.journal import EntryIn, PostingIn
+    from ledger.money import accruals, settlement
+    from ledger.policy import SYSTEM
+
+    finance = pn.actor(cli_db, "finance")
+    # Set today, the monthly subsidy is not November's: only SP-A's charge is.
+    cli_db.transact(lambda s: accruals.set_subsidy(s, finance, grade="A", amount=50_000))
+    charge = EntryIn(
+        kind="charge",
+        effective_date=date(2026, 11, 15),
+        memo="a lost screen",
+        postings=[
+            PostingIn(account="SP-A:RECEIVABLE:CNY", amount=12_300),
+            PostingIn(account="CHARGES:STOCK:CNY", amount=-12_300),
+        ],
+    )
+    cli_db.transact(lambda s: accruals.system_holder(s, accruals.CHARGES))
+    cli_db.transact(lambda s: services.post(s, SYSTEM, [charge]))
+    settlement.run(cli_db, finance, "2026-11")
+
+    listed = run("statements", "list", "2026-11")
+    assert "SP-A" in listed and "123.00" in listed and "1 statements" in listed
+    shown = run("statements", "show", "2026-11", "SP-A")
+    assert "charges ¥123.00" in shown or "charges 123.00" in shown
+    run("statements", "write", "2026-11", "--out", str(tmp_path / "out"))
+    written = sorted(p.name for p in (tmp_path / "out" / "2026-11").iterdir())
+    assert written == ["SP-A_2026-11.xlsx", "summary_2026-11.xlsx"]
+    assert "signed back" in run("statements", "signed-back", "2026-11", "SP-A", "--as", "finance")
+    assert "was signed back" in run("statements", "signed-back", "2026-11", "SP-A", code=1)
+    assert "first open day 2026-12-01" in run("months", "show")
+    assert "may not reopen" in run("months", "reopen", "2026-11", "--reason", "x", "--as",
+                                   "finance", code=1)  # fmt: skip
+    assert "first open day 2026-11-01" in run("months", "reopen", "2026-11", "--reason", "fix")
+    refused = " ".join(run("points", "terminate", "SP-A", "--reason", "ended", code=1).split())
+    assert "cannot be terminated yet" in refused and "owes ¥123.00" in refused
+    done = run("points", "terminate", "SP-B", "--reason", "ended", "--as", "finance")
+    assert "SP-B terminated" in done and "1,000,000.00" in done
