@@ -28,7 +28,7 @@ from ledger.catalog.history import MasterDataChange
 from ledger.db import Database
 from ledger.journal import EntryIn, PostingIn, SerialIn
 from ledger.models import Holder, Role
-from ledger.money import credit, deposits
+from ledger.money import credit, deposits, periods, settlement, statements, termination
 from ledger.parts import purchasing
 from ledger.policy import SYSTEM, Actor
 from ledger.types import utcnow
@@ -133,6 +133,8 @@ LEVERAGE = {"A": "3", "B": "2.5", "C": "2"}  # 放大比例 by grade
 # A point whose deposit was partly refunded on request, leaving it close to
 # its credit limit: the next large issue to it is refused.
 NEAR_LIMIT = "SP-0002"
+# Points with last month's subsidies and charges, settled.
+SETTLED_POINTS = 40
 
 # One user per role; the README lists them.
 DEMO_USERS = [
@@ -254,10 +256,16 @@ def _load(
         stocked[region] = {p: rng.randint(10, 200) for p in rng.sample(parts, len(parts) // 2)}
     for code, _ in points:
         stocked[code] = {p: rng.randint(1, 10) for p in rng.sample(parts, 25)}
+    # The point that left the network holds nothing (its termination below).
+    gone = [points[i][0] for i, state, _ in NOT_ACTIVE if state == "terminated" and i < len(points)]
+    for code in gone:
+        del stocked[code]
     wanted = {("OPENING", "STOCK", c) for c in [*parts, *handsets, "CNY"]}
     wanted |= {(h, "STOCK", p) for h, items in stocked.items() for p in items}
     wanted |= {("HQ", "STOCK", h) for h in handsets}
-    wanted |= {(code, "STOCK", h) for code, _ in points[:60] for h in handsets[:2]}
+    wanted |= {
+        (code, "STOCK", h) for code, _ in points[:60] for h in handsets[:2] if code not in gone
+    }
     wanted.add(("BANK", "STOCK", "CNY"))
     for outside in ("SUPPLIER", "FACTORY", "CUSTOMERS", "CONSUMED", "SCRAP", "STOCK-COUNT"):
         wanted |= {(outside, "STOCK", c) for c in [*parts, *handsets]}
@@ -287,7 +295,7 @@ def _load(
     # Serialized handsets: 200 of each model at HQ, two swap units at 60 points.
     serial_no = iter(range(1, 10**6))
     holdings = [("HQ", h, 200) for h in handsets]
-    holdings += [(code, h, 2) for code, _ in points[:60] for h in handsets[:2]]
+    holdings += [(code, h, 2) for code, _ in points[:60] for h in handsets[:2] if code not in gone]
     for holder, model, count in holdings:
         units = [
             SerialIn(serial=f"86{rng.randrange(10**12):012d}{next(serial_no) % 10}",
@@ -333,6 +341,11 @@ def _load(
     )  # fmt: skip
     progress("credit")
     _near_its_limit(session, NEAR_LIMIT)
+    progress("settlement")
+    _settled_last_month(session, [c for c, _ in points if c not in gone], rng)
+    for code in gone:
+        termination.terminate(session, SYSTEM, code, reason="contract ended",
+                              reference=f"REFUND-{code}-END")  # fmt: skip
     return DemoSummary(
         holders=1 + len(OUTSIDE) + len(regions) + len(points),
         parts=len(parts),
@@ -367,6 +380,37 @@ def _deposit_instalments(points: list[tuple[str, str]], today) -> list[EntryIn]:
                 )
             )
     return entries
+
+
+def _settled_last_month(session: Session, points: list[str], rng: random.Random) -> str:
+    """Last month, settled: go-live brought each point's unsettled subsidies
+    and charges of last month from the old system (opening balances dated in
+    it); settling it nets them and writes the statements, a few already
+    signed back. This month stays open."""
+    today = session.info["window"].today()
+    end = today.replace(day=1) - timedelta(days=1)
+    month = periods.month_text(end.replace(day=1))
+    entries = []
+    for code in points[:SETTLED_POINTS]:
+        subsidy, charge = rng.randint(3, 40) * 10_000, rng.choice((0, 0, 1, 2, 5)) * 4_500
+        postings = [
+            PostingIn(account="OPENING:STOCK:CNY", amount=subsidy - charge),
+            PostingIn(account=f"{code}:PAYABLE:CNY", amount=-subsidy),
+        ]
+        if charge:
+            postings.append(PostingIn(account=f"{code}:RECEIVABLE:CNY", amount=charge))
+        entries.append(
+            EntryIn(kind="opening", effective_date=end, refs={"point": code, "month": month},
+                    memo=f"go-live: {code}'s unsettled subsidies and charges of {month}",
+                    postings=postings)
+        )  # fmt: skip
+    services.post(session, SYSTEM, entries)
+    run = settlement.begin(session, SYSTEM, month)
+    settlement.settle_points(session, SYSTEM, month, run.run, settlement.point_ids(session))
+    settlement.finish(session, SYSTEM, month, points=len(points))
+    for code in points[:SETTLED_POINTS:3]:
+        statements.mark_signed_back(session, SYSTEM, month, code)
+    return month
 
 
 def _near_its_limit(session: Session, code: str) -> None:
@@ -429,7 +473,10 @@ def _locations(session: Session, points: list[tuple[str, str]]) -> None:
         abbr = PROVINCES[i % len(PROVINCES)][0]
         place[code] = (abbr, CITIES[abbr][(i // len(PROVINCES)) % 2])
     province_name = dict(PROVINCES)
-    status = {points[i][0]: (s, why) for i, s, why in NOT_ACTIVE if i < len(points)}
+    # A terminated point is terminated by its termination, once it holds nothing.
+    status = {
+        points[i][0]: (s, why) for i, s, why in NOT_ACTIVE if i < len(points) and s != "terminated"
+    }
     now = utcnow()
     rows, changes = [], []
     for code, (abbr, city) in place.items():
