@@ -105,7 +105,7 @@ from ledger.errors import (
 from ledger.journal import check_idempotency_key
 from ledger.models import Role
 from ledger.policy import Actor
-from ledger.settings import get_settings
+from ledger.settings import Settings, get_settings
 from ledger.types import UTCDateTime, utcnow
 
 log = logging.getLogger("aftersales.jobs")
@@ -195,7 +195,7 @@ class JobView(BaseModel):
         return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.INTERRUPTED)
 
 
-class JobSuperseded(Exception):  # noqa: N818 - a signal to stop, not an error
+class JobSuperseded(Exception):
     """This run was given up on (interrupted, then resumed): stop quietly."""
 
 
@@ -257,10 +257,11 @@ def kinds() -> dict[str, JobKind]:
     return dict(_KINDS)
 
 
-def load_kinds(extra: Iterable[str] = ()) -> None:
+def load_kinds(extra: Iterable[str] = (), *, settings: Settings | None = None) -> None:
     """Import every module that defines job kinds: the ledger's own, those of
     AFTERSALES_JOB_MODULES and `extra`."""
-    configured = [m.strip() for m in get_settings().job_modules.split(",") if m.strip()]
+    settings = settings or get_settings()
+    configured = [m.strip() for m in settings.job_modules.split(",") if m.strip()]
     for module in (*KIND_MODULES, *configured, *extra):
         importlib.import_module(module)
 
@@ -301,8 +302,7 @@ def make_huey(url: str, *, name: str = "aftersales", immediate: bool = False):
         dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
         return huey.PostgresHuey(name, dsn=dsn, **common)
     raise InvalidInput(
-        f"AFTERSALES_JOBS_URL {url.split('@')[-1]!r}: use sqlite:///…, postgresql://… or "
-        "redis://…",
+        f"AFTERSALES_JOBS_URL {url.split('@')[-1]!r}: use sqlite:///…, postgresql://… or redis://…",
         field="jobs_url",
     )
 
@@ -428,9 +428,7 @@ def list_jobs(
         if status is JobStatus.RUNNING:
             stmt = stmt.where(running, beating)
         elif status is JobStatus.INTERRUPTED:
-            stmt = stmt.where(
-                or_(job_t.c.status == status.value, and_(running, ~beating))
-            )
+            stmt = stmt.where(or_(job_t.c.status == status.value, and_(running, ~beating)))
         else:
             stmt = stmt.where(job_t.c.status == status.value)
     if after is not None:
