@@ -321,7 +321,9 @@ class JobQueue:
 
         @self.huey.task(name="aftersales.run_job")
         def run(job_id: int) -> None:
-            run_job(self._database(), job_id, stale_after=self.stale_after)
+            # In immediate mode (tests) the job runs in the caller, maybe on a
+            # test's one connection: no heartbeat thread beside it.
+            run_job(self._database(), job_id, stale_after=self.stale_after, beat=not immediate)
 
         self._task = run
 
@@ -474,13 +476,14 @@ def enqueue(
     *,
     actor: Actor,
     idempotency_key: str | None = None,
-    queue: JobQueue | None = None,
+    queue: JobQueue | str | None = None,
 ) -> JobView:
     """Record a job (committed), then hand its id to the queue.
 
     The same key with the same kind and parameters is the same job: its row
     is returned and nothing runs again; the same key for anything else is a
-    conflict, another user's key is refused."""
+    conflict, another user's key is refused. `queue`: a JobQueue or its URL
+    (default: AFTERSALES_JOBS_URL)."""
     job_kind_ = _kind(kind)
     if actor.role is not Role.ADMIN and actor.role not in job_kind_.roles:
         allowed = ", ".join(r.value for r in (Role.ADMIN, *job_kind_.roles))
@@ -534,9 +537,36 @@ def enqueue(
 
     ident, created = db.transact(write)
     if created:
-        (queue or default_queue()).submit(ident)
+        _submit(db, queue, ident)
     with db.reading() as session:
         return get_job(session, ident)
+
+
+def _submit(db: Database, queue: JobQueue | str | None, ident: int) -> None:
+    """Hand a committed job to the queue. If the queue cannot take it, the
+    job is failed with that reason (resume it when the queue is back), never
+    left queued with no message to run it."""
+    try:
+        if queue is None:
+            queue = default_queue()
+        elif isinstance(queue, str):
+            queue = queue_for(queue)
+        queue.submit(ident)
+    except Exception as exc:
+        log.exception("job %s could not be queued", number(ident))
+        error = (
+            f"the job queue could not take the job ({_error_text(exc)}); check "
+            "AFTERSALES_JOBS_URL and resume the job when the queue is back"
+        )
+        db.transact(
+            lambda s: s.execute(
+                update(job_t)
+                .where(job_t.c.id == ident, job_t.c.status == JobStatus.QUEUED.value)
+                .values(
+                    status=JobStatus.FAILED.value, error=error[:ERROR_MAX], finished_at=utcnow()
+                )
+            )
+        )
 
 
 def resume(
@@ -545,7 +575,7 @@ def resume(
     actor: Actor,
     *,
     key: str | None = None,
-    queue: JobQueue | None = None,
+    queue: JobQueue | str | None = None,
     stale_after: float | None = None,
 ) -> JobView:
     """Put an interrupted or failed job back in the queue: same row, same
@@ -575,7 +605,7 @@ def resume(
 
     ident = job_id(number_or_id)
     if db.transact(work):
-        (queue or default_queue()).submit(ident)
+        _submit(db, queue, ident)
     with db.reading() as session:
         return get_job(session, ident, stale_after=timeout)
 
@@ -677,10 +707,13 @@ def _finish(ctx: JobContext, status: JobStatus, **values: Any) -> None:
         ctx.db.transact(lambda s: s.execute(stmt))
 
 
-def run_job(db: Database, job_id_: int, *, stale_after: float | None = None) -> JobStatus | None:
+def run_job(
+    db: Database, job_id_: int, *, stale_after: float | None = None, beat: bool = True
+) -> JobStatus | None:
     """Run one queued job (in a worker): claim it, run its kind's work,
     store the result or the error. A job not queued (running elsewhere,
-    succeeded) is left alone: None."""
+    succeeded) is left alone: None. `beat`: a heartbeat thread beside the
+    work (off only where the work runs on a connection not to be shared)."""
     now = utcnow()
 
     def claim(session: Session):
@@ -720,7 +753,8 @@ def run_job(db: Database, job_id_: int, *, stale_after: float | None = None) -> 
     beater = threading.Thread(
         target=_heartbeat, args=(ctx, stop, every), name=f"heartbeat-{ctx.number}", daemon=True
     )
-    beater.start()
+    if beat:
+        beater.start()
     try:
         result = kind.work(ctx, dict(params)) or {}
         result = _json(result, "result", MAX_RESULT_BYTES)
@@ -730,12 +764,14 @@ def run_job(db: Database, job_id_: int, *, stale_after: float | None = None) -> 
     except Exception as exc:
         log.exception("job %s attempt %d failed", ctx.number, attempt)
         stop.set()
-        beater.join()
+        if beat:
+            beater.join()
         _finish(ctx, JobStatus.FAILED, error=_error_text(exc))
         return JobStatus.FAILED
     finally:
         stop.set()
-    beater.join()
+    if beat:
+        beater.join()
     _finish(ctx, JobStatus.SUCCEEDED, result=result)
     log.info("job %s succeeded", ctx.number)
     return JobStatus.SUCCEEDED

@@ -8,7 +8,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ledger import journal
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import update
+
+from ledger import jobs, journal
 from ledger.jobs import JobContext, job_kind
 from ledger.journal import EntryIn, PostingIn
 from ledger.models import Role
@@ -19,13 +22,19 @@ SOURCE = "OPEN:STOCK:X1-LCD"
 TARGET = "HQ:STOCK:X1-LCD"
 
 
-@job_kind("test.post", roles=ANYONE)
+class PostParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    entries: int = Field(ge=1, le=1000)
+    chunk: int = Field(default=5, ge=1, le=100)
+    pause: float = Field(default=0, ge=0, le=5)
+
+
+@job_kind("test.post", roles=ANYONE, params=PostParams)
 def post_entries(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """Post `entries` one-unit entries in chunks of `chunk`, pausing `pause`
     seconds after each chunk (so a test can kill the worker mid-way)."""
-    total = int(params["entries"])
-    size = int(params.get("chunk", 5))
-    pause = float(params.get("pause", 0))
+    total, size, pause = params["entries"], params["chunk"], params["pause"]
     chunks = (total + size - 1) // size
     for n in range(chunks):
         batch = [
@@ -54,3 +63,16 @@ def flaky(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     if not ctx.rerun:
         raise RuntimeError(f"{params.get('why', 'the first attempt fails')}\nnot shown")
     return {"attempt": ctx.attempt}
+
+
+@job_kind("test.superseded")
+def superseded(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """As if this run had been given up on and the job resumed elsewhere
+    meanwhile: its next progress call must stop it."""
+    ctx.db.transact(
+        lambda s: s.execute(
+            update(jobs.job_t).where(jobs.job_t.c.id == ctx.job_id).values(status="queued")
+        )
+    )
+    ctx.progress(1, 2, "never recorded")
+    return {"unreachable": True}

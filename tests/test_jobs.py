@@ -23,6 +23,7 @@ from api.app import create_app
 from ledger import jobs
 from ledger.db import Database
 from ledger.models import Account, JournalEntry, Role
+from ledger.policy import SYSTEM
 from ledger.settings import Settings
 from ledger.types import utcnow
 from tests import job_kinds
@@ -307,7 +308,7 @@ def test_the_sweep_writes_interrupted_on_a_job_whose_heartbeat_stopped(db):
     network(db)
     jobs.load_kinds(["tests.job_kinds"])
     queue = jobs.JobQueue("memory://")
-    view = jobs.enqueue(db, "test.post", {"entries": 1}, actor=_system(), queue=queue)
+    view = jobs.enqueue(db, "test.post", {"entries": 1}, actor=SYSTEM, queue=queue)
     ident = jobs.job_id(view.number)
     old = utcnow() - timedelta(seconds=30)
     db.transact(
@@ -321,11 +322,60 @@ def test_the_sweep_writes_interrupted_on_a_job_whose_heartbeat_stopped(db):
     assert jobs.sweep(db, stale_after=10) == [view.number]
     with db.reading() as session:
         assert session.scalar(select(jobs.Job.status).where(jobs.Job.id == ident)) == "interrupted"
-    resumed = jobs.resume(db, view.number, _system(), queue=queue)
+    resumed = jobs.resume(db, view.number, SYSTEM, queue=queue)
     assert resumed.status == "queued" and resumed.attempts == 1
 
 
-def _system():
-    from ledger.policy import SYSTEM
+def test_in_immediate_mode_a_job_runs_in_the_caller_for_unit_tests(db):
+    network(db)
+    jobs.load_kinds(["tests.job_kinds"])
+    queue = jobs.JobQueue("memory://", immediate=True, database=db)
+    view = jobs.enqueue(db, "test.post", {"entries": 7, "chunk": 3}, actor=SYSTEM, queue=queue)
+    assert view.status == "succeeded" and view.attempts == 1
+    assert view.params == {"entries": 7, "chunk": 3, "pause": 0}  # the kind's defaults
+    assert view.result == {"posted": 7, "chunks": 3, "rerun": False}
+    assert (view.progress_done, view.progress_total) == (7, 7)
+    assert _entries(db, view.number) == 7
 
-    return SYSTEM
+
+def test_a_run_given_up_on_stops_at_its_next_progress_and_writes_nothing(db):
+    network(db)
+    jobs.load_kinds(["tests.job_kinds"])
+    queue = jobs.JobQueue("memory://", immediate=True, database=db)
+    view = jobs.enqueue(db, "test.superseded", {}, actor=SYSTEM, queue=queue)
+    # The later run owns the job now: the first wrote neither progress nor an end.
+    assert view.status == "queued" and view.attempts == 1
+    assert view.progress_note is None and view.finished_at is None and view.result is None
+
+
+def test_params_are_checked_by_the_kind_when_the_job_is_started(api, db):
+    admin = bearer(db, Role.ADMIN)
+    cases = [
+        ({"entries": "5"}, "params.entries"),
+        ({"entries": 0}, "params.entries"),
+        ({"entries": 1, "colour": "red"}, "params.colour"),
+        ({}, "params.entries"),
+    ]
+    for params, where in cases:
+        refused = api.post("/jobs", json={"kind": "test.post", "params": params}, headers=admin)
+        assert refused.status_code == 422 and refused.json()["field"] == where, refused.text
+    clerk = bearer(db, Role.WAREHOUSE_CLERK)
+    admin_only = api.post("/jobs", json={"kind": "test.superseded", "params": {}}, headers=clerk)
+    assert admin_only.status_code == 403, admin_only.text
+    assert api.get("/jobs", headers=admin).json()["items"] == []
+
+
+def test_a_job_the_queue_cannot_take_is_failed_saying_so_not_left_queued(db, tmp_path):
+    network(db)
+    with _app(db, "sqlite:////proc/no-such-place/jobs.db") as client:
+        admin = bearer(db, Role.ADMIN)
+        started = client.post("/jobs", json={"kind": "test.post", "params": {"entries": 1}},
+                              headers=admin)  # fmt: skip
+        assert started.status_code == 202, started.text
+        job = started.json()
+        assert job["status"] == "failed" and "AFTERSALES_JOBS_URL" in job["error"], job
+        # Resumable once the queue is back; still failed while it is not.
+        again = client.post(f"/jobs/{job['number']}/resume", headers=admin)
+        assert again.status_code == 202 and again.json()["status"] == "failed"
+    ok = jobs.resume(db, job["number"], SYSTEM, queue=jobs.JobQueue("memory://"))
+    assert ok.status == "queued"

@@ -49,8 +49,8 @@ def _settings(request: Request):
     return request.app.state.settings
 
 
-def _queue(request: Request) -> jobs.JobQueue:
-    return jobs.queue_for(_settings(request).jobs_url)
+def _queue(request: Request) -> str:
+    return _settings(request).jobs_url
 
 
 def _timeout(request: Request) -> float:
