@@ -128,6 +128,7 @@ def runner(fresh_db, tmp_path) -> Iterator[Runner]:
         "AFTERSALES_JOB_HEARTBEAT_TIMEOUT": str(TIMEOUT),
         "AFTERSALES_JOB_MODULES": "tests.job_kinds",
         "PYTHONPATH": str(ROOT),
+        "COLUMNS": "200",  # the CLI's tables unwrapped
     }
     with _app(fresh_db, jobs_url) as client:
         run = Runner(fresh_db, client, env, tmp_path, bearer(fresh_db, Role.ADMIN))
@@ -189,6 +190,16 @@ def test_a_job_started_over_http_runs_in_a_worker_process_and_shows_its_progress
     assert refused.json()["state"] == "succeeded"
     assert jobs.run_job(runner.db, jobs.job_id(number)) is None
     assert _entries(runner.db, number) == 12
+
+    # The CLI starts a job and shows its bar until the worker is done with it.
+    started = runner.cli("jobs", "start", "test.post", "--param", "entries=3", "--key", "cli-1")
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "succeeded" in started.stdout and '"posted": 3' in started.stdout, started.stdout
+    listed = runner.cli("jobs", "list", "--status", "succeeded")
+    assert listed.returncode == 0 and number in listed.stdout, listed.stdout
+    cli_job = started.stdout.split()[0]
+    assert cli_job.startswith("JB-") and cli_job in listed.stdout
+    assert _entries(runner.db, cli_job) == 3
 
 
 def test_a_killed_job_is_found_interrupted_resumed_and_posts_every_entry_once(runner):
