@@ -14,6 +14,8 @@ the id from the queue and runs it (`run_job`).
 Where the ids wait is huey's storage, `AFTERSALES_JOBS_URL`: a SQLite file
 under var/ by default, PostgreSQL or Redis in production. The queue only
 carries the id: everything a job is lives in the ledger's own database.
+For unit tests, `JobQueue("memory://", immediate=True, database=db)` runs a
+job inside `enqueue` itself (no worker, no heartbeat thread).
 
 **Writing a job kind.** Define the work where its business lives (the
 settlement in ledger/money/settlement.py, not here) and register it:
