@@ -1,5 +1,5 @@
 # Two commands on a fresh machine (Python 3.11 and make):
-#   make run   - set up, migrate a SQLite file, load the demo, serve on :8000
+#   make run   - set up, migrate a SQLite file, load the demo, serve on :8000 (and run jobs)
 #   make test  - set up, lint, check import direction, run the whole suite
 PYTHON ?= python3
 VENV := .venv
@@ -16,9 +16,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The job worker runs beside the server as a process of its own (never a
+# thread of the web process), and stops when the server does.
 run: $(STAMP)
 	$(BIN)/aftersales db upgrade
 	$(BIN)/aftersales demo
+	$(BIN)/aftersales worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/aftersales serve
 
 lint: $(STAMP)

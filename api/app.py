@@ -25,6 +25,7 @@ from api.routes import (
     catalog,
     counts,
     factory,
+    jobs,
     ledger,
     locations,
     masterdata,
@@ -39,6 +40,7 @@ from api.routes import (
     warranty,
 )
 from api.security import UserStateCache
+from ledger import jobs as job_runner
 from ledger.db import Database
 from ledger.journal import EntryIn
 from ledger.settings import Settings, get_settings
@@ -139,6 +141,9 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     app.include_router(repairs.router)
     app.include_router(money.router)
     app.include_router(settlement.router)
+    # The kinds a job may be started as (their work runs in `aftersales worker`).
+    job_runner.load_kinds(settings=settings)
+    app.include_router(jobs.router)
 
     @app.get("/health", tags=["ops"], summary="Liveness (no login needed)")
     def health():

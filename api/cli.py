@@ -2242,6 +2242,250 @@ def defective_list(location: Annotated[str, typer.Argument(help="A warehouse or 
     console.print(table)
 
 
+# -- long jobs ---------------------------------------------------------------------
+
+jobs_app = typer.Typer(help="Long jobs: follow, list, resume; `aftersales worker` runs them.")
+app.add_typer(jobs_app, name="jobs")
+Params = Annotated[
+    list[str] | None,
+    typer.Option("--param", help="NAME=JSON, repeatable (e.g. --param entries=20)"),
+]
+
+
+def _show_job(view) -> None:
+    total = "?" if view.progress_total is None else f"{view.progress_total:,}"
+    _say(
+        f"{view.number} {view.kind}: {view.status.value}, {view.progress_done:,}/{total}"
+        f" (attempt {view.attempts}, by {view.created_by})"
+    )
+    if view.progress_note:
+        _say(f"  {view.progress_note}")
+    for label, at in (
+        ("created", view.created_at), ("started", view.started_at),
+        ("heartbeat", view.heartbeat_at), ("finished", view.finished_at),
+    ):  # fmt: skip
+        if at is not None:
+            _say(f"  {label}: {at:%Y-%m-%d %H:%M:%S} UTC")
+    _say(f"  params: {json.dumps(view.params, ensure_ascii=False, sort_keys=True)}")
+    if view.result is not None:
+        _say(f"  result: {json.dumps(view.result, ensure_ascii=False, sort_keys=True)}")
+    if view.error:
+        console.print(Text.assemble(("  error:", "red"), " ", view.error))
+
+
+def _watch(number: str, *, poll: float = 0.5):
+    """A Rich bar over the job row until the job finishes; exit 1 unless it
+    succeeded."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ledger import jobs
+
+    db = _db()
+
+    def read():
+        with db.reading() as session:
+            try:
+                return jobs.get_job(session, number)
+            except LedgerError as exc:
+                _fail(exc)
+
+    view = read()
+    columns = (
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("{task.fields[note]}"),
+    )  # fmt: skip
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(view.number, total=None, status="", note="")
+        while True:
+            bar.update(
+                task,
+                completed=view.progress_done,
+                total=view.progress_total,
+                status=view.status.value,
+                note=view.progress_note or "",
+            )
+            if view.finished:
+                break
+            time.sleep(poll)
+            view = read()
+    _show_job(view)
+    if view.status is not jobs.JobStatus.SUCCEEDED:
+        if view.status is jobs.JobStatus.INTERRUPTED:
+            _say(f"resume it with `aftersales jobs resume {view.number}` once a worker runs")
+        raise typer.Exit(1)
+    return view
+
+
+def _run_job(
+    kind: str,
+    params: dict[str, Any],
+    key: str | None = None,
+    wait: bool = True,
+    as_user: str | None = None,
+):
+    """Enqueue a job (a worker runs it) and, with `wait`, show its bar until
+    it finishes: for commands that start long work."""
+    from ledger import jobs
+
+    db = _db()
+    jobs.load_kinds()
+    with db.reading() as session:
+        who = _acting(session, as_user)
+    try:
+        view = jobs.enqueue(db, kind, params, actor=who, idempotency_key=key)
+    except LedgerError as exc:
+        _fail(exc)
+    _say(f"{view.number} {view.kind} {view.status.value}")
+    return _watch(view.number) if wait else view
+
+
+def _params(values: list[str] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for value in values or []:
+        name, sep, text = value.partition("=")
+        if not sep or not name:
+            _error(f"--param {value!r}: write NAME=JSON, e.g. --param entries=20")
+        try:
+            out[name] = json.loads(text)
+        except json.JSONDecodeError:
+            out[name] = text
+    return out
+
+
+@jobs_app.command("start")
+def jobs_start(
+    kind: str,
+    param: Params = None,
+    wait: Annotated[bool, typer.Option(help="Show its progress until it finishes")] = True,
+    as_user: AsUser = None,
+    key: Key = None,
+) -> None:
+    """Start a job of a registered kind; a worker runs it."""
+    _run_job(kind, _params(param), key, wait=wait, as_user=as_user)
+
+
+@jobs_app.command("show")
+def jobs_show(number: str) -> None:
+    """A job: status, progress, result or error."""
+    from ledger import jobs
+
+    _show_job(_read(lambda s: jobs.get_job(s, number)))
+
+
+@jobs_app.command("list")
+def jobs_list(
+    kind: Annotated[str | None, typer.Option(help="Of this kind")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="queued, running, succeeded, failed, interrupted")
+    ] = None,
+    limit: int = 100,
+) -> None:
+    """Jobs, newest first."""
+    from ledger import jobs
+
+    try:
+        status_ = jobs.JobStatus(status) if status else None
+    except ValueError as exc:
+        _error(str(exc))
+    items = _read(lambda s: jobs.list_jobs(s, kind=kind, status=status_, limit=limit))
+    table = Table("number", "kind", "status", "progress", "attempts", "by", "created")
+    for j in items:
+        total = "?" if j.progress_total is None else f"{j.progress_total:,}"
+        table.add_row(
+            j.number, Text(j.kind), j.status.value, f"{j.progress_done:,}/{total}",
+            str(j.attempts), Text(j.created_by), f"{j.created_at:%Y-%m-%d %H:%M:%S}",
+        )  # fmt: skip
+    console.print(table)
+
+
+@jobs_app.command("watch")
+def jobs_watch(number: str) -> None:
+    """Follow a job's progress until it finishes (exit 1 unless it succeeded)."""
+    _watch(number)
+
+
+@jobs_app.command("resume")
+def jobs_resume(
+    number: str,
+    wait: Annotated[bool, typer.Option(help="Show its progress until it finishes")] = False,
+    as_user: AsUser = None,
+    key: Key = None,
+) -> None:
+    """Queue an interrupted or failed job again (same parameters, same row)."""
+    from ledger import jobs
+
+    db = _db()
+    with db.reading() as session:
+        who = _acting(session, as_user)
+    try:
+        view = jobs.resume(db, number, who, key=key)
+    except LedgerError as exc:
+        _fail(exc)
+    _show_job(view)
+    if wait:
+        _watch(view.number)
+
+
+@app.command()
+def worker(
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Jobs run at once (threads of this process)")
+    ] = 2,
+    imports: Annotated[
+        list[str] | None,
+        typer.Option("--import", help="A module defining job kinds, repeatable"),
+    ] = None,
+    poll: Annotated[
+        float,
+        typer.Option(min=0.05, max=60, help="Longest pause between looks at an idle queue"),
+    ] = 1.0,
+) -> None:
+    """Run jobs from the queue (AFTERSALES_JOBS_URL) in the foreground, until
+    Ctrl-C (which lets running jobs finish) or SIGTERM."""
+    import logging
+    import threading
+
+    from ledger import jobs
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = get_settings()
+    jobs.load_kinds(imports or ())
+    db = _db()
+    queue = jobs.queue_for(settings.jobs_url)
+    queue.database = db
+    timeout = settings.job_heartbeat_timeout
+
+    def sweeping() -> None:
+        while True:
+            try:
+                for number in jobs.sweep(db, stale_after=timeout):
+                    logging.getLogger("aftersales.jobs").warning(
+                        "job %s lost its worker: interrupted", number
+                    )
+            except Exception:
+                logging.getLogger("aftersales.jobs").exception("sweep failed")
+            stop.wait(max(timeout / 2, 0.5))
+
+    stop = threading.Event()
+    threading.Thread(target=sweeping, name="job-sweep", daemon=True).start()
+    kinds = ", ".join(sorted(jobs.kinds())) or "none"
+    console.print(
+        Text(f"worker on {settings.jobs_url.split('@')[-1]}: {workers} at once; kinds: {kinds}")
+    )
+    consumer = queue.huey.create_consumer(
+        workers=workers, worker_type="thread", periodic=False, max_delay=poll
+    )
+    try:
+        consumer.run()
+    finally:
+        stop.set()
+        db.dispose()
+
+
 if __name__ == "__main__":
     app()
 
@@ -2538,6 +2782,43 @@ def statements_signed_back(
     v = _act(lambda s, who: statements.mark_signed_back(s, who, month, point), as_user)
     _say(f"{v.point} {v.month} signed back on {v.signed_back_at:%Y-%m-%d %H:%M} by "
          f"{v.signed_back_by}")  # fmt: skip
+
+
+@app.command("settle")
+def settle(
+    month: _MonthArg,
+    wait: Annotated[bool, typer.Option(help="Show its progress until it finishes")] = True,
+    as_user: AsUser = None,
+) -> None:
+    """Settle a month for every point and close it, on the job runner
+    (`aftersales worker` must run): a Rich bar shows the points settled."""
+    from ledger import jobs
+    from ledger.money import settlement
+
+    db = _db()
+    jobs.load_kinds()
+    with db.reading() as session:
+        who = _acting(session, as_user)
+    try:
+        view, job = settlement.start(db, who, month)
+    except LedgerError as exc:
+        _fail(exc)
+    if view.already_running:
+        _say(f"{view.month} is being settled already (run {view.run}): {job.number}")
+    else:
+        _say(f"{view.month} closed; settling run {view.run} as {job.number}")
+    if not wait:
+        return
+    done = _watch(job.number)
+    result = done.result or {}
+    if result.get("nothing_new"):
+        _say(f"{month} was settled already: nothing new to post")
+    elif result:
+        _say(
+            f"{month} settled: {result['points']:,} points, {result['entries']:,} entries; "
+            f"owed to points {_money(result['payable'], 2, 'CNY')}, owed by points "
+            f"{_money(result['receivable'], 2, 'CNY')}"
+        )
 
 
 @months_app.command("show")

@@ -14,10 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import xlsxwriter
+from pydantic import BaseModel, ConfigDict, Field
 
+from ledger import jobs
 from ledger.db import Database
+from ledger.models import Role
 from ledger.money import statements
 from ledger.money.statements import StatementLine, StatementView
+from ledger.settings import VAR_DIR
 
 CNY = '"¥"#,##0.00;[Red]-"¥"#,##0.00'
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -177,3 +181,27 @@ def write_all(
             progress(i, total)
     (folder / f"summary_{month}.xlsx").write_bytes(summary(month, [v for v, _ in everything]))
     return total
+
+
+# -- as a job ------------------------------------------------------------------------------
+
+JOB_KIND = "statements"
+FOLDER = VAR_DIR / "statements"
+
+
+class StatementsParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    month: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])
+
+
+@jobs.job_kind(JOB_KIND, roles=(Role.FINANCE,), params=StatementsParams)
+def statements_job(ctx: jobs.JobContext, params: dict) -> dict:
+    """Write a month's statements under var/statements/<month>/ (rewriting
+    is harmless, so a resumed job simply writes them again)."""
+    month = params["month"]
+    folder = FOLDER / month
+    count = write_all(
+        ctx.db, month, folder,
+        progress=lambda d, t: ctx.progress(d, t, f"{d:,} of {t:,} statements written"),
+    )  # fmt: skip
+    return {"month": month, "statements": count, "folder": str(folder)}

@@ -54,6 +54,23 @@ class Settings(BaseSettings):
         description="Largest request body (413 past it); a 20,000-line stock count fits.",
     )
 
+    jobs_url: str = Field(
+        default=f"sqlite:///{VAR_DIR / 'jobs.db'}",
+        description="Where job ids wait for a worker (huey's storage): sqlite:///file (the "
+        "embedded default), postgresql://… or redis://… (the `redis` extra) in production.",
+    )
+    job_heartbeat_timeout: float = Field(
+        default=60,
+        gt=0,
+        description="Seconds without a heartbeat after which a running job counts as "
+        "interrupted (its worker died); a worker beats every quarter of it.",
+    )
+    job_modules: str = Field(
+        default="",
+        description="Modules defining job kinds beyond the ledger's own, comma-separated "
+        "(imported by the worker and the web process).",
+    )
+
     def signing_key(self) -> str:
         """The configured key, else one generated once and kept under ./var/."""
         if self.secret_key:

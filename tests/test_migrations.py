@@ -134,6 +134,7 @@ def test_the_migrations_build_exactly_the_models_schema(engine):
     from sqlmodel import SQLModel
 
     import ledger.catalog.tables  # their tables join the metadata
+    import ledger.jobs
     import ledger.money.tables
     import ledger.parts.tables  # noqa: F401
 

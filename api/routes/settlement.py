@@ -9,13 +9,16 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import DB, CurrentActor
 from api.documents import RejectIn
 from api.params import HOLDER_CODE, HolderCode, IdempotencyKey
+from api.routes.jobs import queue_of
 from importers import statement_sheets
+from ledger import jobs
+from ledger.jobs import JobView
 from ledger.money import deposits, periods, settlement, statements
 from ledger.money.periods import PeriodView
 from ledger.money.settlement import SettlementView
@@ -44,6 +47,43 @@ def get_periods(actor: CurrentActor, db: DB):
 def get_settlement(month: Month, actor: CurrentActor, db: DB):
     with db.reading() as session:
         return settlement.get(session, actor, month)
+
+
+class StartedSettlement(BaseModel):
+    settlement: SettlementView
+    job: JobView = Field(description="Watch it at GET /jobs/{number}")
+
+
+@router.post(
+    "/settlements/{month}",
+    response_model=StartedSettlement,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Settle a month for every point and close it (a job: watch it at GET /jobs/{number})",
+)
+def start_settlement(
+    month: Month,
+    actor: CurrentActor,
+    db: DB,
+    request: Request,
+    chunk: Annotated[int, Query(ge=1, le=1000, description="Points per unit of work")] = (
+        settlement.CHUNK
+    ),
+):
+    view, job = settlement.start(db, actor, month, chunk=chunk, queue=queue_of(request))
+    return StartedSettlement(settlement=view, job=job)
+
+
+@router.post(
+    "/statements/{month}/write",
+    response_model=JobView,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Write every statement of the month as xlsx under var/statements/ (a job)",
+)
+def write_statements(
+    month: Month, actor: CurrentActor, db: DB, request: Request, key: IdempotencyKey = None
+):
+    return jobs.enqueue(db, statement_sheets.JOB_KIND, {"month": month}, actor=actor,
+                        idempotency_key=key, queue=queue_of(request))  # fmt: skip
 
 
 @router.post(

@@ -7,6 +7,7 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import ledger.catalog.tables  # their tables join the one metadata
+import ledger.jobs
 import ledger.money.tables
 import ledger.parts.tables  # noqa: F401
 from ledger.db import make_engine

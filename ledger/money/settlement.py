@@ -30,22 +30,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger import documents as docs
-from ledger import journal
+from ledger import jobs, journal
 from ledger import masterdata as md
 from ledger.catalog.locations import Location, LocationStatus
 from ledger.db import Database
 from ledger.errors import InvalidState, NotFound
 from ledger.journal import EntryIn, PostingIn
-from ledger.models import Commodity, Holder, HolderKind, account_t, entry_t, posting_t
+from ledger.models import Commodity, Holder, HolderKind, Role, User, account_t, entry_t, posting_t
 from ledger.money import accruals, credit, periods
 from ledger.money.tables import Settlement, Statement
 from ledger.policy import Actor
 from ledger.types import utcnow
+from ledger.users import actor_of
 
 CHUNK = 200
 MONEY_PURPOSES = ("RECEIVABLE", "PAYABLE", "SETTLED")
@@ -443,3 +444,54 @@ def reopen(session: Session, actor: Actor, month: str, reason: str) -> Settlemen
     docs.step(session, actor, "settlement", row.id, "reopen", SettlementState.SETTLED.value,
               row.state, reason=reason)  # fmt: skip
     return _view(session, row)
+
+
+# -- as a job ------------------------------------------------------------------------------
+
+JOB_KIND = "settlement"
+
+
+class SettlementParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    month: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])
+    # Points per unit of work: smaller chunks hold locks for less time.
+    chunk: int = Field(default=CHUNK, ge=1, le=1000)
+
+
+@jobs.job_kind(JOB_KIND, roles=(Role.FINANCE,), params=SettlementParams)
+def settlement_job(ctx: jobs.JobContext, params: dict) -> dict:
+    """The worker's side of `start`: settle the month as the user who
+    started it, reporting points done."""
+    with ctx.db.reading() as session:
+        who = session.scalar(
+            select(User).where(User.username == jobs.get_job(session, ctx.job_id).created_by)
+        )
+        actor = actor_of(who)
+    done = run(
+        ctx.db, actor, params["month"], job=ctx.number, chunk=params["chunk"],
+        progress=lambda d, t: ctx.progress(d, t, f"{d:,} of {t:,} points settled"),
+    )  # fmt: skip
+    return {
+        "month": done.month, "run": done.run, "points": done.points, "entries": done.entries,
+        "payable": done.payable, "receivable": done.receivable,
+        "nothing_new": done.entries == 0,
+    }  # fmt: skip
+
+
+def start(
+    db: Database, actor: Actor, month: str, *, chunk: int = CHUNK, queue: str | None = None
+) -> tuple[SettlementView, jobs.JobView]:
+    """Begin settling `month` and hand the work to the job runner. Started
+    again while a run is under way (a double click, a second clerk), the same
+    run and its job come back; a run whose job was lost gets one."""
+    view = db.transact(lambda s: begin(s, actor, month))
+    if view.already_running and view.job is not None:
+        with db.reading() as session:
+            return view, jobs.get_job(session, view.job)
+    job = jobs.enqueue(
+        db, JOB_KIND, {"month": view.month, "chunk": chunk}, actor=actor,
+        idempotency_key=f"settlement/{view.month}/run-{view.run}", queue=queue,
+    )  # fmt: skip
+    if view.job != job.number:
+        db.transact(lambda s: attach_job(s, view.month, job.number))
+    return view.model_copy(update={"job": job.number}), job
