@@ -156,3 +156,25 @@ def test_termination_is_refused_while_the_point_holds_stock_then_refunds_the_dep
                         headers=who("finance")), 409, "invalid-state")  # fmt: skip
     problem(client.post("/requisitions", json={"lines": [{"sku": "P-LCD", "quantity": 1}]},
                         headers=who("sp-a")), 409, "invalid-state")  # fmt: skip
+
+
+def test_bean_check_accepts_the_books_after_deposits_settlement_and_termination(
+    client, db, who, tmp_path
+):
+    from tests.test_beancount_export import _bean_check, _export
+
+    # SP-B holds nothing: terminated, its deposit and November's subsidy paid out.
+    ok(client.post("/points/SP-B/terminate", json={"reason": "contract ended"},
+                   headers=who("finance")), 201)  # fmt: skip
+    path = tmp_path / "books.beancount"
+    _export(db, path)
+    result = _bean_check(path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = path.read_text()
+    for name in (
+        "Liabilities:SP-A:DEPOSIT:CNY",
+        "Liabilities:SP-A:SETTLED:CNY",
+        "Income:CHARGES:STOCK:CNY",
+        "Expenses:SUBSIDIES:STOCK:CNY",
+    ):
+        assert f"open {name}" in text, name  # fmt: skip
