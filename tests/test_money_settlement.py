@@ -217,3 +217,12 @@ def test_the_month_must_have_ended_and_months_close_in_order(db):
     # October closed already by September's close? No: only up to September.
     with pytest.raises(InvalidState, match="closed without a settlement"):
         settlement.run(db, finance, "2026-08")
+
+
+def test_a_month_before_the_journal_starts_is_not_settled(db):
+    _on(db, NOVEMBER_DAY)
+    pn.network(db)
+    with pytest.raises(InvalidState, match="the journal starts on 2020-01-01"):
+        settlement.run(db, pn.actor(db, "finance"), "2019-12")
+    with db.reading() as s:
+        assert s.scalar(select(func.count()).select_from(Statement)) == 0

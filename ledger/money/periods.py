@@ -93,6 +93,13 @@ def close(session: Session, actor: Actor, first: date) -> bool:
             "after its last day",
             month=month_text(first),
         )
+    start = session.info["window"].first_open_day
+    if end < start:
+        raise InvalidState(
+            f"the journal starts on {start.isoformat()}: {month_text(first)} has nothing to "
+            "settle or close",
+            month=month_text(first),
+        )
     row = _row(session)
     if row.closed_through is not None and row.closed_through >= end:
         return False
