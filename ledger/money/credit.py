@@ -229,9 +229,8 @@ class Exposure:
         return self.stock + self.in_transit + self.defective
 
 
-def exposures(session: Session, day: date, holder_id: int | None = None) -> dict[int, Exposure]:
-    """Each service point's exposure (or one point's), from its balances:
-    two queries, whatever the size of the network."""
+def _exposure_rows(session: Session, holder_id: int | None = None) -> list:
+    """(point, purpose, part, units) of the brand's parts at service points."""
     stmt = (
         select(account_t.c.holder_id, account_t.c.purpose, account_t.c.commodity_id,
                account_t.c.balance)
@@ -246,8 +245,10 @@ def exposures(session: Session, day: date, holder_id: int | None = None) -> dict
     )  # fmt: skip
     if holder_id is not None:
         stmt = stmt.where(account_t.c.holder_id == holder_id)
-    rows = session.execute(stmt).all()
-    costs = standard_costs_on(session, {r.commodity_id for r in rows}, day)
+    return session.execute(stmt).all()
+
+
+def _valued(rows: list, costs: dict[int, int]) -> dict[int, Exposure]:
     result: dict[int, Exposure] = defaultdict(Exposure)
     for holder, purpose, commodity_id, balance in rows:
         exposure = result[holder]
@@ -261,6 +262,13 @@ def exposures(session: Session, day: date, holder_id: int | None = None) -> dict
         else:
             exposure.defective += balance * cost
     return result
+
+
+def exposures(session: Session, day: date, holder_id: int | None = None) -> dict[int, Exposure]:
+    """Each service point's exposure (or one point's), from its balances:
+    two queries, whatever the size of the network."""
+    rows = _exposure_rows(session, holder_id)
+    return _valued(rows, standard_costs_on(session, {r.commodity_id for r in rows}, day))
 
 
 def deposits_held(session: Session, holder_id: int | None = None) -> dict[int, int]:
@@ -374,15 +382,16 @@ def position(session: Session, actor: Actor, code: str) -> CreditPosition:
 # -- the check at issue ------------------------------------------------------------------
 
 
-def lock_point(session: Session, point: Holder) -> None:
+def lock_point(session: Session, point: Holder) -> int:
     """Take the point's credit lock: its DEPOSIT account row. Every issue to
     the point and every deposit movement takes it before anything else of
     the point's, so they are checked one after another. (SQLite's writers
-    are serialised by BEGIN IMMEDIATE already.)"""
-    session.execute(
-        select(account_t.c.id).where(account_t.c.code == deposit_account(point.code))
+    are serialised by BEGIN IMMEDIATE already.) The deposit held, in fen."""
+    balance = session.scalar(
+        select(account_t.c.balance).where(account_t.c.code == deposit_account(point.code))
         .with_for_update()
     )  # fmt: skip
+    return -(balance or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,11 +401,7 @@ class CreditCheck:
     override: CreditOverride | None = None
 
 
-def value_of(session: Session, lines: Iterable[tuple[int, str, int]], day: date) -> int:
-    """(commodity id, SKU, units) lines at the day's standard cost; a part
-    without one cannot be valued, so it cannot be issued to a point."""
-    lines = list(lines)
-    costs = standard_costs_on(session, {c for c, _, _ in lines}, day)
+def _line_value(lines: list[tuple[int, str, int]], costs: dict[int, int], day: date) -> int:
     value = 0
     for commodity_id, sku, units in lines:
         if commodity_id not in costs:
@@ -417,13 +422,22 @@ def require_headroom(
     """Check a shipment of `lines` to `point` against its credit limit, under
     the point's credit lock (held until the unit of work ends). Beyond the
     limit it passes only on an open override for `document`, which the caller
-    spends once the shipment exists (`spend_override`)."""
+    spends once the shipment exists (`spend_override`). Four queries: the
+    lock (and deposit), the leverage, the point's balances, their costs and
+    the lines' together."""
     day = session.info["window"].today()
-    lock_point(session, point)
-    value = value_of(session, lines, day)
-    now = positions(session, day, point)[0]
-    check = CreditCheck(value=value, headroom=now.headroom)
-    if value <= now.headroom:
+    lines = list(lines)
+    deposit = lock_point(session, point)
+    leverage = leverages_on(session, [point], day)[point.id]
+    rows = _exposure_rows(session, point.id)
+    ids = {r.commodity_id for r in rows} | {c for c, _, _ in lines}
+    costs = standard_costs_on(session, ids, day)
+    value = _line_value(lines, costs, day)
+    exposure = _valued(rows, costs).get(point.id, Exposure()).total
+    limit = limit_of(deposit, leverage)
+    headroom = limit - exposure
+    check = CreditCheck(value=value, headroom=headroom)
+    if value <= headroom:
         return check
     override = session.scalar(
         select(CreditOverride)
@@ -437,16 +451,16 @@ def require_headroom(
         .with_for_update()
     )
     if override is not None:
-        return CreditCheck(value=value, headroom=now.headroom, override=override)
+        return CreditCheck(value=value, headroom=headroom, override=override)
     raise CreditLimitExceeded(
-        f"{point.code}'s credit limit is {_cny(now.limit)} (deposit {_cny(now.deposit)} × "
-        f"{now.leverage}); its exposure is {_cny(now.exposure)}, leaving {_cny(now.headroom)} "
+        f"{point.code}'s credit limit is {_cny(limit)} (deposit {_cny(deposit)} × "
+        f"{ratio_text(leverage)}); its exposure is {_cny(exposure)}, leaving {_cny(headroom)} "
         f"of headroom, but this shipment is worth {_cny(value)} at standard cost. Ship less, "
         "wait for the point to return or use stock, or ask finance for a credit override",
         point=point.code,
-        limit=now.limit,
-        exposure=now.exposure,
-        headroom=now.headroom,
+        limit=limit,
+        exposure=exposure,
+        headroom=headroom,
         requested=value,
     )
 
