@@ -152,3 +152,32 @@ def test_charges_and_subsidies_accrue_in_the_write_off_and_leave_with_its_revers
     rules = ok(client.get("/subsidies/rules", headers=who("finance")))
     assert {(r["category"], r["amount"]) for r in rules} == {("WH", 3_000), ("F", 1_000),
                                                             ("WH", 9_000)}  # fmt: skip
+
+
+def test_finance_charges_a_point_for_units_lost_on_its_return(client, db, who):
+    # SP-A returns 3 screens; the warehouse counts 1: 2 lost, charged to SP-A.
+    ret = ok(client.post("/returns", json={"lines": [{"sku": "P-LCD", "quantity": 3}]},
+                         headers=who("sp-a")), 201)  # fmt: skip
+    got = ok(
+        client.post(
+            f"/shipments/{ret['number']}/receive",
+            json={"lines": [{"line_no": 1, "quantity": 1}]},
+            headers=who("clerk"),
+        )
+    )
+    [short] = got["discrepancies"]
+    resolve = f"/discrepancies/{short}/resolve"
+    problem(client.post(resolve, json={"outcome": "lost", "reason": "never packed",
+                                       "charge": True}, headers=who("clerk")),
+            403, "forbidden")  # fmt: skip
+    problem(client.post(resolve, json={"outcome": "found", "reason": "x", "charge": True},
+                        headers=who("finance")), 422, "invalid-request")  # fmt: skip
+    problem(client.post(resolve, json={"outcome": "lost", "reason": "x", "unit_price": 5},
+                        headers=who("clerk")), 422, "invalid-request")  # fmt: skip
+    ok(client.post(resolve, json={"outcome": "lost", "reason": "never packed", "charge": True,
+                                  "unit_price": 15_000}, headers=who("finance")))  # fmt: skip
+    money = ok(client.get("/money/points/SP-A", headers=who("sp-a")))
+    assert money["receivable"] == 2 * 15_000
+    assert pn.balance(db, "CHARGES:STOCK:CNY") == -2 * 15_000
+    assert pn.balance(db, "LOST-IN-TRANSIT:STOCK:P-LCD") == 2
+    pn.sound(db)

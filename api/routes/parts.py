@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from api.deps import DB, CurrentActor
 from api.documents import (
@@ -27,6 +27,7 @@ from api.documents import (
     part_lines,
 )
 from api.params import HOLDER_CODE, HolderFilter, IdempotencyKey, Limit
+from ledger.amounts import MAX_AMOUNT
 from ledger.parts import receiving, requisitions, shipments
 from ledger.parts.requisitions import (
     MAX_LINES,
@@ -115,6 +116,13 @@ class ResolveIn(BaseModel):
 
     outcome: Literal["found", "lost"]
     reason: str = Field(min_length=1, max_length=500, pattern=TEXT)
+    charge: bool = Field(
+        default=False,
+        description="Lost: charge the service point on the shipment for the units (finance)",
+    )
+    unit_price: StrictInt | None = Field(
+        default=None, ge=1, le=MAX_AMOUNT, description="Fen per unit; the list price by default"
+    )
 
 
 class TransferIn(BaseModel):
@@ -469,5 +477,14 @@ def resolve_discrepancy(
 ):
     outcome = DiscrepancyState(body.outcome)
     return db.transact(
-        lambda s: receiving.resolve(s, actor, number, outcome=outcome, reason=body.reason, key=key)
+        lambda s: receiving.resolve(
+            s,
+            actor,
+            number,
+            outcome=outcome,
+            reason=body.reason,
+            key=key,
+            charge=body.charge,
+            unit_price=body.unit_price,
+        )
     )

@@ -10,9 +10,12 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ledger.amounts import MAX_AMOUNT
 from ledger.catalog import locations
+from ledger.catalog.parts import prices_on
 from ledger.errors import InsufficientBalance, InvalidInput, NotFound
 from ledger.models import Holder, HolderKind, Role
+from ledger.money import credit
 from ledger.parts import documents as docs
 from ledger.parts import requisitions, shipments
 from ledger.parts.requisitions import LineIn
@@ -65,12 +68,29 @@ def resolve(
     outcome: DiscrepancyState,
     reason: str,
     key: str | None = None,
+    charge: bool = False,
+    unit_price: int | None = None,
 ) -> shipments.DiscrepancyView:
-    """Resolve a shortage: found (into the receiver's stock) or lost."""
-    docs.require_roles(actor, "resolve a discrepancy", *shipments.STAFF)
+    """Resolve a shortage: found (into the receiver's stock) or lost. Lost
+    with `charge`, finance charges the service point on the shipment for the
+    units, at `unit_price` fen (by default the list price), in the same entry."""
+    if charge:
+        docs.require_roles(actor, "charge a point for lost parts", *credit.FINANCE)
+    else:
+        docs.require_roles(actor, "resolve a discrepancy", *shipments.STAFF)
     if outcome not in (DiscrepancyState.FOUND, DiscrepancyState.LOST):
         raise InvalidInput("a discrepancy is resolved as found or lost", field="outcome")
-    request = {"number": discrepancy_number, "outcome": outcome.value, "reason": reason}
+    if charge and outcome is not DiscrepancyState.LOST:
+        raise InvalidInput("only units lost are charged", field="charge")
+    if unit_price is not None and (
+        not charge or type(unit_price) is not int or not 0 < unit_price <= MAX_AMOUNT
+    ):
+        raise InvalidInput(
+            f"unit_price goes with charge: a whole number of fen from 1 to {MAX_AMOUNT:,}",
+            field="unit_price",
+        )
+    request = {"number": discrepancy_number, "outcome": outcome.value, "reason": reason,
+               "charge": charge, "unit_price": unit_price}  # fmt: skip
     run = docs.begin(session, actor, "discrepancy", "resolve", key, request)
     if run.replay is not None:
         return shipments.DiscrepancyView.model_validate(run.replay)
@@ -79,13 +99,43 @@ def resolve(
     shipment = session.get(shipments.Shipment, row.shipment_id)
     if shipment.requisition_id is not None:
         requisitions.lock_by_id(session, shipment.requisition_id)
-    result = shipments.resolve(session, actor, row, outcome, reason)
+    charged = _charge(session, row, shipment, unit_price) if charge else None
+    result = shipments.resolve(session, actor, row, outcome, reason, charge=charged)
     run.record(
-        row.id, DiscrepancyState.OPEN.value, outcome.value, reason=reason, entry_id=result.entry_id
-    )
+        row.id, DiscrepancyState.OPEN.value, outcome.value, reason=reason, entry_id=result.entry_id,
+        detail=None if charged is None else {"charged": charged[0], "amount": charged[1]},
+    )  # fmt: skip
     if shipment.requisition_id is not None:
         requisitions.after_receipt(session, actor, shipment.requisition_id)
     return run.finish(shipments.discrepancy_view(session, row))
+
+
+def _charge(session: Session, row, shipment, unit_price: int | None) -> tuple[str, int]:
+    """Who is charged for lost units, and how much: the service point on the
+    shipment (the receiver of an issue, the sender of a return), at the price
+    given or the list price in force."""
+    if row.direction != shipments.Direction.SHORT:
+        raise InvalidInput("only a shortage is charged", field="charge")
+    ends = [
+        session.get(Holder, shipment.to_holder_id),
+        session.get(Holder, shipment.from_holder_id),
+    ]
+    point = next((h for h in ends if h.kind == HolderKind.SERVICE_POINT), None)
+    if point is None:
+        raise InvalidInput(
+            "no service point sent or received this shipment: there is no one to charge",
+            field="charge",
+        )
+    if unit_price is None:
+        prices = prices_on(session, [row.commodity_id], session.info["window"].today())
+        if row.commodity_id not in prices:
+            raise InvalidInput("the part has no list price today: give unit_price",
+                               field="unit_price")  # fmt: skip
+        unit_price = prices[row.commodity_id][1]
+    amount = unit_price * row.quantity
+    if amount > MAX_AMOUNT:
+        raise InvalidInput("the charge is beyond the ledger's bound", field="unit_price")
+    return point.code, amount
 
 
 def _location(session: Session, code: str, field: str) -> Holder:

@@ -51,6 +51,7 @@ from ledger.codes import account_code
 from ledger.errors import Forbidden, InvalidInput, InvalidState, NotFound
 from ledger.journal import EntryIn, PostingIn
 from ledger.models import Commodity, Holder, HolderKind, Role
+from ledger.money import accruals
 from ledger.parts import documents as docs
 from ledger.parts.documents import ActionView
 from ledger.policy import Actor
@@ -553,7 +554,13 @@ class Noted:
 
 
 def resolve(
-    session: Session, actor: Actor, discrepancy: Discrepancy, outcome: DiscrepancyState, reason
+    session: Session,
+    actor: Actor,
+    discrepancy: Discrepancy,
+    outcome: DiscrepancyState,
+    reason,
+    *,
+    charge: tuple[str, int] | None = None,
 ):
     """Found: the units go into the receiver's stock (its defective stock
     for defective units; the factory's for a factory return). Lost: they are
@@ -563,7 +570,10 @@ def resolve(
     An over count (more counted than shipped, in a factory's count) posts
     nothing either way, since the books never held those units: found
     records that they were traced (and are booked by a document of their
-    own, a count or another return), lost that the count was wrong."""
+    own, a count or another return), lost that the count was wrong.
+
+    `charge` (point, fen): the point is charged for the lost units in the
+    same entry (its RECEIVABLE against CHARGES)."""
     number_ = discrepancy_number(discrepancy.id)
     if discrepancy.state != DiscrepancyState.OPEN:
         docs.refuse_state("discrepancy", number_, discrepancy.state, "resolving", ["open"])
@@ -571,7 +581,7 @@ def resolve(
     if discrepancy.direction == Direction.OVER:
         result = Noted()
     else:
-        result = _post_resolution(session, actor, discrepancy, outcome, reason, number_)
+        result = _post_resolution(session, actor, discrepancy, outcome, reason, number_, charge)
     discrepancy.state = outcome.value
     discrepancy.chargeable = (
         outcome is DiscrepancyState.LOST and discrepancy.direction == Direction.SHORT
@@ -583,7 +593,7 @@ def resolve(
     return result
 
 
-def _post_resolution(session, actor, discrepancy, outcome, reason, number_):
+def _post_resolution(session, actor, discrepancy, outcome, reason, number_, charge=None):
     sku = _skus(session, [discrepancy.commodity_id])[discrepancy.commodity_id]
     receiver = session.get(Holder, discrepancy.holder_id)
     shipment = session.get(Shipment, discrepancy.shipment_id)
@@ -607,6 +617,7 @@ def _post_resolution(session, actor, discrepancy, outcome, reason, number_):
                         serials=serials,
                     ),
                     PostingIn(account=target, amount=discrepancy.quantity, serials=serials),
+                    *(accruals.charge_postings(session, *charge) if charge else ()),
                 ],
             )
         ],
