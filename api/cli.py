@@ -2864,3 +2864,47 @@ def points_terminate(
     )
     _say(f"{done.point} terminated: deposit {_money(done.deposit, 2, 'CNY')} refunded, "
          f"{_money(done.paid_out, 2, 'CNY')} paid out")  # fmt: skip
+
+
+subsidies_app = typer.Typer(help="Subsidies: per repair by category and grade, monthly by grade.")
+app.add_typer(subsidies_app, name="subsidies")
+
+
+@subsidies_app.command("set")
+def subsidies_set(
+    grade: Annotated[str, typer.Argument(help="A, B or C")],
+    amount: Annotated[str, typer.Argument(help="CNY, e.g. 30.00")],
+    category: Annotated[
+        str | None, typer.Option(help="DOA, DAP, WH or F: per repair; omitted: per month")
+    ] = None,
+    effective_from: Annotated[str | None, typer.Option(help="YYYY-MM-DD (today)")] = None,
+    reason: Annotated[str | None, typer.Option()] = None,
+    as_user: AsUser = None,
+) -> None:
+    """Set a subsidy from a day on."""
+    from ledger.money import accruals
+
+    fen = _fen(amount, "AMOUNT")
+    day = _day(effective_from, "--effective-from")
+    rule = _act(
+        lambda s, who: accruals.set_subsidy(
+            s, who, grade=grade, amount=fen, category=category, effective_from=day, reason=reason
+        ),
+        as_user,
+    )
+    what = f"per {rule.category} repair" if rule.category else "per month"
+    _say(f"grade {rule.grade}: {_money(rule.amount, 2, 'CNY')} {what} from {rule.effective_from}")
+
+
+@subsidies_app.command("list")
+def subsidies_list() -> None:
+    """Every subsidy rule, in force and to come."""
+    from ledger.money import accruals
+
+    table = Table("kind", "category", "grade", "amount", "from", "set by")
+    for r in _read(lambda s: accruals.list_subsidies(s, SYSTEM)):
+        table.add_row(
+            r.kind.value, _cell(r.category), r.grade, _money(r.amount, 2, "CNY"),
+            r.effective_from.isoformat(), Text(r.set_by),
+        )  # fmt: skip
+    console.print(table)

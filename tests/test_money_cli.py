@@ -67,7 +67,12 @@ def test_statements_months_and_termination_from_the_command_line(cli_db, tmp_pat
 
     finance = pn.actor(cli_db, "finance")
     # Set today, the monthly subsidy is not November's: only SP-A's charge is.
-    cli_db.transact(lambda s: accruals.set_subsidy(s, finance, grade="A", amount=50_000))
+    out = run("subsidies", "set", "A", "500.00", "--as", "finance")
+    assert "500.00" in out and "per month" in out
+    run("subsidies", "set", "A", "30.00", "--category", "WH", "--as", "finance")
+    assert "not one of" in run("subsidies", "set", "A", "1", "--category", "X", code=1)
+    listed = run("subsidies", "list")
+    assert "monthly" in listed and "repair" in listed and "30.00" in listed
     charge = EntryIn(
         kind="charge",
         effective_date=date(2026, 11, 15),
@@ -91,6 +96,9 @@ def test_statements_months_and_termination_from_the_command_line(cli_db, tmp_pat
     assert "signed back" in run("statements", "signed-back", "2026-11", "SP-A", "--as", "finance")
     assert "was signed back" in run("statements", "signed-back", "2026-11", "SP-A", code=1)
     assert "first open day 2026-12-01" in run("months", "show")
+    refused = " ".join(run("deposits", "receive", "SP-A", "1", "--on", "2026-11-15",
+                           code=1).split())  # fmt: skip
+    assert "the month is closed" in refused
     assert "may not reopen" in run("months", "reopen", "2026-11", "--reason", "x", "--as",
                                    "finance", code=1)  # fmt: skip
     assert "first open day 2026-11-01" in run("months", "reopen", "2026-11", "--reason", "fix")
