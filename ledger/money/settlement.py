@@ -174,20 +174,17 @@ def _as_of(session: Session, holder_ids: Sequence[int], day: date) -> dict[tuple
     """(point, purpose) → balance as of `day` of the points' money accounts:
     the balance less what was posted after the day, in one statement (one
     snapshot, whatever is being posted today)."""
+    # Per account, through the (account, date) index: never a scan of the
+    # whole journal's later postings.
     later = (
-        select(posting_t.c.account_id, func.sum(posting_t.c.amount).label("amount"))
-        .where(posting_t.c.effective_date > day)
-        .group_by(posting_t.c.account_id)
-        .subquery()
+        select(func.coalesce(func.sum(posting_t.c.amount), 0))
+        .where(posting_t.c.account_id == account_t.c.id, posting_t.c.effective_date > day)
+        .correlate(account_t)
+        .scalar_subquery()
     )
     rows = session.execute(
-        select(
-            account_t.c.holder_id,
-            account_t.c.purpose,
-            account_t.c.balance - func.coalesce(later.c.amount, 0),
-        )
+        select(account_t.c.holder_id, account_t.c.purpose, account_t.c.balance - later)
         .join(Commodity, Commodity.id == account_t.c.commodity_id)
-        .outerjoin(later, later.c.account_id == account_t.c.id)
         .where(
             account_t.c.holder_id.in_(holder_ids),
             account_t.c.purpose.in_(MONEY_PURPOSES),
