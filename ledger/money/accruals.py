@@ -162,17 +162,23 @@ def monthly_subsidies_on(session: Session, day: date) -> dict[str, int]:
 
 
 def system_holder(session: Session, code: str) -> Holder:
-    """CHARGES or SUBSIDIES, opened by the first accrual."""
+    """CHARGES or SUBSIDIES, opened by the first accrual (once looked up, the
+    session remembers it: a settlement accrues for thousands of points)."""
+    known = session.info.setdefault("money_holders", {})
+    if code in known:
+        return known[code]
     name, kind = _HOLDERS[code]
     holder = session.scalar(select(Holder).where(Holder.code == code))
     if holder is None:
-        return md.create_holder(session, code, name, kind.value)
+        holder = known[code] = md.create_holder(session, code, name, kind.value)
+        return holder
     if holder.kind != kind:
         raise InvalidState(
             f"holder {code} is a {holder.kind}, but finance keeps {name.lower()} there; an admin "
             "must rename that holder",
             holder=code,
         )
+    known[code] = holder
     return holder
 
 

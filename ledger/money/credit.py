@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from ledger import documents as docs
 from ledger import masterdata as md
 from ledger.catalog.locations import Location, LocationStatus
-from ledger.catalog.parts import standard_costs_on
+from ledger.catalog.parts import PartPrice, standard_costs_on
 from ledger.errors import CreditLimitExceeded, InvalidInput, InvalidState, NotFound
 from ledger.models import Commodity, CommodityKind, Holder, HolderKind, Role, account_t
 from ledger.money.tables import CreditOverride, LeverageRule
@@ -42,6 +42,7 @@ from ledger.policy import Actor
 from ledger.types import utcnow
 
 MONEY = "CNY"
+price_t = PartPrice.__table__  # the prices in force value a point's exposure
 OVERRIDE_PREFIX = "CO"
 FINANCE = (Role.FINANCE, Role.ADMIN)
 # Whoever works with a point's stock may read its credit; a point reads its own.
@@ -229,11 +230,20 @@ class Exposure:
         return self.stock + self.in_transit + self.defective
 
 
-def _exposure_rows(session: Session, holder_id: int | None = None) -> list:
-    """(point, purpose, part, units) of the brand's parts at service points."""
+def _exposure_rows(session: Session, day: date, holder_id: int | None = None) -> list:
+    """(point, purpose, units, standard cost in force on `day` or None) of
+    the brand's parts at service points: one statement, each part's price
+    found through the (part, effective_from) index."""
+    cost = (
+        select(price_t.c.standard_cost)
+        .where(price_t.c.part_id == account_t.c.commodity_id, price_t.c.effective_from <= day)
+        .order_by(price_t.c.effective_from.desc())
+        .limit(1)
+        .correlate(account_t)
+        .scalar_subquery()
+    )
     stmt = (
-        select(account_t.c.holder_id, account_t.c.purpose, account_t.c.commodity_id,
-               account_t.c.balance)
+        select(account_t.c.holder_id, account_t.c.purpose, account_t.c.balance, cost)
         .join(Holder, Holder.id == account_t.c.holder_id)
         .join(Commodity, Commodity.id == account_t.c.commodity_id)
         .where(
@@ -242,17 +252,18 @@ def _exposure_rows(session: Session, holder_id: int | None = None) -> list:
             Commodity.kind == CommodityKind.PART.value,
             account_t.c.balance != 0,
         )
-    )  # fmt: skip
+    )
     if holder_id is not None:
         stmt = stmt.where(account_t.c.holder_id == holder_id)
     return session.execute(stmt).all()
 
 
-def _valued(rows: list, costs: dict[int, int]) -> dict[int, Exposure]:
+def _valued(rows: list) -> dict[int, Exposure]:
+    """Exposures from `_exposure_rows`, in Python integers (units × fen may
+    pass 64 bits in a hostile ledger; SQL sums would overflow or turn REAL)."""
     result: dict[int, Exposure] = defaultdict(Exposure)
-    for holder, purpose, commodity_id, balance in rows:
+    for holder, purpose, balance, cost in rows:
         exposure = result[holder]
-        cost = costs.get(commodity_id)
         if cost is None:
             exposure.unpriced_units += balance
         elif purpose == "STOCK":
@@ -265,10 +276,9 @@ def _valued(rows: list, costs: dict[int, int]) -> dict[int, Exposure]:
 
 
 def exposures(session: Session, day: date, holder_id: int | None = None) -> dict[int, Exposure]:
-    """Each service point's exposure (or one point's), from its balances:
-    two queries, whatever the size of the network."""
-    rows = _exposure_rows(session, holder_id)
-    return _valued(rows, standard_costs_on(session, {r.commodity_id for r in rows}, day))
+    """Each service point's exposure (or one point's), from its balances: one
+    query, whatever the size of the network."""
+    return _valued(_exposure_rows(session, day, holder_id))
 
 
 def deposits_held(session: Session, holder_id: int | None = None) -> dict[int, int]:
@@ -423,17 +433,14 @@ def require_headroom(
     the point's credit lock (held until the unit of work ends). Beyond the
     limit it passes only on an open override for `document`, which the caller
     spends once the shipment exists (`spend_override`). Four queries: the
-    lock (and deposit), the leverage, the point's balances, their costs and
-    the lines' together."""
+    lock (and deposit), the leverage, the point's exposure, the lines' costs."""
     day = session.info["window"].today()
     lines = list(lines)
     deposit = lock_point(session, point)
     leverage = leverages_on(session, [point], day)[point.id]
-    rows = _exposure_rows(session, point.id)
-    ids = {r.commodity_id for r in rows} | {c for c, _, _ in lines}
-    costs = standard_costs_on(session, ids, day)
+    exposure = exposures(session, day, point.id).get(point.id, Exposure()).total
+    costs = standard_costs_on(session, {c for c, _, _ in lines}, day)
     value = _line_value(lines, costs, day)
-    exposure = _valued(rows, costs).get(point.id, Exposure()).total
     limit = limit_of(deposit, leverage)
     headroom = limit - exposure
     check = CreditCheck(value=value, headroom=headroom)

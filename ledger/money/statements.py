@@ -8,6 +8,8 @@ out, is the closing balance."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
@@ -78,33 +80,40 @@ def _find(session: Session, actor: Actor, month: str, point: str, *, lock: bool 
 
 
 def lines(session: Session, holder: Holder, first: date) -> list[StatementLine]:
-    """The month's movements on the point's money accounts, oldest first
-    (the settlement's own entries, which move nothing the point is owed, are
-    left out)."""
+    return lines_of(session, [holder.id], first).get(holder.id, [])
+
+
+def lines_of(
+    session: Session, holder_ids: Sequence[int], first: date
+) -> dict[int, list[StatementLine]]:
+    """Each point's movements of the month on its money accounts, oldest
+    first, one line per entry (the settlement's own entries, which move
+    nothing the point is owed, are left out): one query for many points."""
     end = periods.last_day(first)
     rows = session.execute(
         select(
-            posting_t.c.entry_id, posting_t.c.effective_date, entry_t.c.kind, entry_t.c.refs,
-            entry_t.c.memo, account_t.c.purpose, posting_t.c.amount,
+            account_t.c.holder_id, posting_t.c.entry_id, posting_t.c.effective_date,
+            entry_t.c.kind, entry_t.c.refs, entry_t.c.memo, account_t.c.purpose,
+            posting_t.c.amount,
         )
         .join(account_t, account_t.c.id == posting_t.c.account_id)
         .join(entry_t, entry_t.c.id == posting_t.c.entry_id)
         .join(Commodity, Commodity.id == account_t.c.commodity_id)
         .where(
-            account_t.c.holder_id == holder.id,
+            account_t.c.holder_id.in_(holder_ids),
             account_t.c.purpose.in_(settlement.MONEY_PURPOSES),
             Commodity.code == credit.MONEY,
             posting_t.c.effective_date.between(first, end),
             entry_t.c.kind.not_in(settlement.SETTLEMENT_KINDS),
         )
-        .order_by(posting_t.c.effective_date, posting_t.c.id)
+        .order_by(account_t.c.holder_id, posting_t.c.effective_date, posting_t.c.id)
     )  # fmt: skip
-    out: dict = {}  # one line per entry, its charge, subsidy and payment together
-    for entry_id, on, kind, refs, memo, purpose, amount in rows:
-        line = out.get(entry_id)
+    out: dict[int, dict] = defaultdict(dict)  # point → entry → its line
+    for holder_id, entry_id, on, kind, refs, memo, purpose, amount in rows:
+        line = out[holder_id].get(entry_id)
         if line is None:
             refs = refs or {}
-            line = out[entry_id] = StatementLine(
+            line = out[holder_id][entry_id] = StatementLine(
                 on=on, kind=kind, document=refs.get("repair") or refs.get("month"), memo=memo,
                 charge=0, subsidy=0, payment=0,
             )  # fmt: skip
@@ -114,7 +123,8 @@ def lines(session: Session, holder: Holder, first: date) -> list[StatementLine]:
             line.subsidy -= amount
         else:
             line.payment += amount
-    return list(out.values())
+    # Ordered by date, then posting: an entry's line sits at its first posting.
+    return {h: sorted(by_entry.values(), key=lambda ln: ln.on) for h, by_entry in out.items()}
 
 
 def get(session: Session, actor: Actor, month: str, point: str) -> StatementView:
@@ -160,7 +170,8 @@ def list_statements(
 
 
 def all_of(session: Session, month: str) -> list[tuple[StatementView, list[StatementLine]]]:
-    """Every statement of the month with its lines: for the spreadsheets."""
+    """Every statement of the month with its lines: for the spreadsheets
+    (the lines read for 500 points at a time)."""
     first = periods.parse_month(month)
     rows = session.execute(
         select(Statement, Holder)
@@ -169,7 +180,12 @@ def all_of(session: Session, month: str) -> list[tuple[StatementView, list[State
         .order_by(Holder.code)
     ).all()
     now = utcnow()
-    return [(_view(row, h, month, now), lines(session, h, first)) for row, h in rows]
+    out = []
+    for i in range(0, len(rows), 500):
+        part = rows[i : i + 500]
+        found = lines_of(session, [h.id for _, h in part], first)
+        out += [(_view(row, h, month, now), found.get(h.id, [])) for row, h in part]
+    return out
 
 
 def mark_signed_back(
