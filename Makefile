@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format bench bench-http bench-stock bench-cycle bench-parts bench-repairs bench-count fuzz clean
+.PHONY: install run test lint format bench bench-http bench-stock bench-cycle bench-parts bench-repairs bench-count bench-settle fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,11 @@ bench-parts: $(STAMP)
 # posting of the same variance entries: see bench/README.md.
 bench-count: $(STAMP)
 	$(BIN)/python bench/stock_count.py
+
+# A month's settlement, its statements and the credit check at issue, each
+# beside its baseline, on SQLite and PostgreSQL: see bench/README.md.
+bench-settle: $(STAMP)
+	$(BIN)/python bench/settlement.py
 
 # schemathesis against the served demo on SQLite and PostgreSQL, FUZZ_SECONDS
 # (default 120) per database: see README "Fuzzing".
