@@ -112,7 +112,8 @@ def _money(amount: int, decimals: int, commodity: str | None = None) -> str:
     return format_amount(amount, decimals, commodity)
 
 
-_CNY = re.compile(r"[0-9]{1,13}(?:\.[0-9]+)?")
+# Commas only between groups of three digits (5,000.00); never a decimal comma.
+_CNY = re.compile(r"(?:[0-9]{1,13}|[0-9]{1,3}(?:,[0-9]{3}){1,4})(?:\.[0-9]+)?")
 
 
 def _fen(value: str, option: str, *, least: int = 0) -> int:
@@ -123,11 +124,13 @@ def _fen(value: str, option: str, *, least: int = 0) -> int:
 
     from ledger.amounts import MAX_AMOUNT
 
-    text = value.replace(",", "")
-    if not _CNY.fullmatch(text):
-        _error(f"{option} {value!r} is not an amount of CNY; write it like 12.50")
-    amount = Decimal(text)
-    if amount.as_tuple().exponent < -2:
+    if not _CNY.fullmatch(value):
+        _error(
+            f"{option} {value!r} is not an amount of CNY; write it like 12.50 or 5,000.00 "
+            "(a point for the decimals, commas only between thousands)"
+        )
+    amount = Decimal(value.replace(",", ""))
+    if amount != amount.quantize(Decimal("0.01")):
         _error(f"{option} {value!r} has more than 2 decimals; CNY is counted in fen (0.01)")
     fen = int(amount.scaleb(2))
     if not least <= fen <= MAX_AMOUNT:

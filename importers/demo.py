@@ -313,8 +313,8 @@ def _load(
             )
         )
     progress("deposits")
-    entries += _deposit_instalments(points, session.info["window"].today())
     results = services.post(session, SYSTEM, entries)
+    _deposit_instalments(session, points)
     for grade, ratio in LEVERAGE.items():
         credit.set_leverage(session, SYSTEM, grade=grade, ratio=ratio, reason="demo policy")
 
@@ -359,27 +359,17 @@ def _load(
     )
 
 
-def _deposit_instalments(points: list[tuple[str, str]], today) -> list[EntryIn]:
-    """Each point's deposit in two instalments, as `deposits.receive` posts
-    them (one batch: the demo's 600 receipts in one statement set)."""
-    entries = []
+def _deposit_instalments(session: Session, points: list[tuple[str, str]]) -> None:
+    """Each point's deposit in two instalments, through finance's receipts."""
+    today = session.info["window"].today()
     for i, (code, grade) in enumerate(points):
         first = DEPOSIT_FEN[grade] * FIRST_INSTALMENT_PERCENT // 100
         for n, (fen, days_ago) in enumerate(((first, 45), (DEPOSIT_FEN[grade] - first, 15))):
-            method = "cash" if (i + n) % 7 == 0 else "bank_transfer"
-            entries.append(
-                EntryIn(
-                    kind="deposit_receipt",
-                    effective_date=today - timedelta(days=days_ago),
-                    memo=f"deposit receipt from {code}",
-                    refs={"point": code, "method": method, "reference": f"DEP-{code}-{n + 1}"},
-                    postings=[
-                        PostingIn(account="BANK:STOCK:CNY", amount=fen),
-                        PostingIn(account=f"{code}:DEPOSIT:CNY", amount=-fen),
-                    ],
-                )
-            )
-    return entries
+            deposits.receive(
+                session, SYSTEM, code, fen,
+                method="cash" if (i + n) % 7 == 0 else "bank_transfer",
+                reference=f"DEP-{code}-{n + 1}", on=today - timedelta(days=days_ago),
+            )  # fmt: skip
 
 
 def _settled_last_month(session: Session, points: list[str], rng: random.Random) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ledger import journal
 from ledger.codes import split_account_code
-from ledger.errors import AlreadyReversed, InvalidEntry, NotFound
+from ledger.errors import AlreadyReversed, InvalidEntry, InvalidState, NotFound
 from ledger.journal import MAX_KEY, EntryIn, PostingIn, PostResult, SerialIn
 from ledger.models import Account, Commodity, HolderKind, Role, entry_t, posting_t, serial_move_t
 from ledger.policy import Actor, require_can_post, require_may_post
@@ -38,9 +38,34 @@ def keyed_batch(entries: Sequence[EntryIn], batch_key: str | None) -> list[Entry
     ]
 
 
+# A point's deposit moves by finance's receipts and refunds (which keep its
+# credit limit above what it holds) and by its termination, not by a raw
+# entry; only an admin's raw entry (a correction, recorded as the admin's)
+# may touch it. (ledger/money/deposits.py, termination.py)
+_OWNED_PURPOSES = {"DEPOSIT"}
+# Entries a document owns: reversed through it (a repair's reverse, a month
+# reopened and settled again), never by the raw reverse, which would move
+# money the document has already accounted for.
+_OWNED_KINDS = {
+    "deposit_receipt", "deposit_refund", "termination", "settlement", "subsidy_monthly",
+    "repair_write_off", "repair_reversal",
+}  # fmt: skip
+
+
 def post(session: Session, actor: Actor, entries: Sequence[EntryIn]) -> list[PostResult]:
     """Post entries as `actor`, all or nothing."""
     _require_can_post_to(session, actor, entries)
+    for i, entry in enumerate(entries if actor.role is not Role.ADMIN else ()):
+        for line, posting in enumerate(entry.postings):
+            split = split_account_code(posting.account)
+            if split and split[1] in _OWNED_PURPOSES:
+                raise InvalidEntry(
+                    f"posting {line}: {posting.account} is a point's deposit; it moves only by "
+                    "POST /deposits/{point}/receipts or /refunds (or the point's termination)",
+                    account=posting.account,
+                    posting=line,
+                    **({"entry": i} if len(entries) > 1 else {}),
+                )
     return journal.post_entries(session, entries, actor=actor.username)
 
 
@@ -97,6 +122,12 @@ def reverse(
     if original is None:
         raise NotFound(f"entry {entry_id} does not exist", entry_id=str(entry_id))
     require_may_post(actor)
+    if original.kind in _OWNED_KINDS:
+        raise InvalidState(
+            f"entry {entry_id} is a {original.kind}: its document corrects it (a repair's "
+            "reverse; a month reopened and settled again), not a raw reversal",
+            entry_id=str(entry_id),
+        )
     reversed_by = session.execute(
         select(entry_t.c.id, entry_t.c.idempotency_key).where(
             entry_t.c.reverses_entry_id == entry_id

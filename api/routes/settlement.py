@@ -82,6 +82,7 @@ def start_settlement(
 def write_statements(
     month: Month, actor: CurrentActor, db: DB, request: Request, key: IdempotencyKey = None
 ):
+    periods.parse_month(month)  # a month the ledger can hold, or a 422
     return jobs.enqueue(db, statement_sheets.JOB_KIND, {"month": month}, actor=actor,
                         idempotency_key=key, queue=queue_of(request))  # fmt: skip
 

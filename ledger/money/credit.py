@@ -38,7 +38,7 @@ from ledger.catalog.parts import PartPrice, standard_costs_on
 from ledger.errors import CreditLimitExceeded, InvalidInput, InvalidState, NotFound
 from ledger.models import Commodity, CommodityKind, Holder, HolderKind, Role, account_t
 from ledger.money.tables import CreditOverride, LeverageRule
-from ledger.policy import Actor
+from ledger.policy import SYSTEM, Actor
 from ledger.types import utcnow
 
 MONEY = "CNY"
@@ -578,7 +578,9 @@ def withdraw_override(
     session: Session, actor: Actor, number: str, reason: str, key: str | None = None
 ) -> OverrideView:
     docs.require_roles(actor, "withdraw a credit override", *FINANCE)
-    run = docs.begin(session, actor, "credit_override", "withdraw", key, {"number": number})
+    run = docs.begin(
+        session, actor, "credit_override", "withdraw", key, {"number": number, "reason": reason}
+    )
     if run.replay is not None:
         return OverrideView.model_validate(run.replay)
     reason = docs.reason_text(reason, required=True)
@@ -595,6 +597,24 @@ def withdraw_override(
     session.flush()
     run.record(row.id, OverrideState.OPEN.value, row.state, reason=reason)
     return run.finish(_override_view(session, row))
+
+
+def withdraw_open_overrides(session: Session, point: Holder, *, reason: str) -> list[str]:
+    """Withdraw every open override of a point (its termination): their numbers."""
+    rows = list(
+        session.scalars(
+            select(CreditOverride)
+            .where(CreditOverride.holder_id == point.id,
+                   CreditOverride.state == OverrideState.OPEN.value)
+            .with_for_update()
+        )
+    )  # fmt: skip
+    for row in rows:
+        row.state = OverrideState.WITHDRAWN.value
+        docs.step(session, SYSTEM, "credit_override", row.id, "withdraw",
+                  OverrideState.OPEN.value, row.state, reason=reason)  # fmt: skip
+    session.flush()
+    return [override_number(row.id) for row in rows]
 
 
 def list_overrides(
@@ -616,13 +636,15 @@ def list_overrides(
     return [_override_view(session, row) for row in session.scalars(stmt)]
 
 
-def require_not_terminated(session: Session, point: Holder) -> Location | None:
-    location = session.get(Location, point.id)
-    if location is not None and location.status == LocationStatus.TERMINATED:
+def require_not_terminated(session: Session, point: Holder) -> None:
+    """Refuse a terminated point. A statement of its own (not the session's
+    cached row), so that under the point's lock it sees a termination that
+    committed while this unit of work waited for it."""
+    status = session.scalar(select(Location.status).where(Location.holder_id == point.id))
+    if status == LocationStatus.TERMINATED:
         raise InvalidState(
             f"{point.code} is terminated; its money can no longer move", location=point.code
         )
-    return location
 
 
 __all__ = [

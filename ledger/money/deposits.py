@@ -142,9 +142,10 @@ def _move(session, actor, movement, point, amount, method, reference, on, key) -
         return DepositMovement.model_validate(run.replay)
     amount, method, reference = _amount(amount), _method(method), _reference(reference)
     holder = credit.visible_point(session, actor, point)
-    credit.require_not_terminated(session, holder)
     bank = bank_holder(session)
     credit.lock_point(session, holder)
+    # Read under the lock: a termination that just committed is seen.
+    credit.require_not_terminated(session, holder)
     if movement is Movement.REFUND:
         _refuse_refund_below_exposure(session, holder, amount)
     signed = amount if movement is Movement.RECEIPT else -amount

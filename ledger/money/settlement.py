@@ -427,6 +427,7 @@ def _running(session: Session, actor: Actor, month: str, job: str | None) -> Set
 def reopen(session: Session, actor: Actor, month: str, reason: str) -> SettlementView:
     """Reopen a settled month (an admin's action, recorded): entries may be
     dated into it again, and settling it again posts what changed."""
+    docs.require_roles(actor, "reopen a month", Role.ADMIN)
     first = periods.parse_month(month)
     row = _lock(session, first)
     if row is None or row.state != SettlementState.SETTLED:
@@ -436,7 +437,14 @@ def reopen(session: Session, actor: Actor, month: str, reason: str) -> Settlemen
             month=month,
         )
     periods.reopen(session, actor, first, reason)
-    row.state = SettlementState.REOPENED.value
+    # Reopening a month reopens every month after it: their settlements too.
+    later = session.scalars(
+        select(Settlement)
+        .where(Settlement.month > first, Settlement.state == SettlementState.SETTLED.value)
+        .with_for_update()
+    )
+    for settled_later in [row, *later]:
+        settled_later.state = SettlementState.REOPENED.value
     session.flush()
     docs.step(session, actor, "settlement", row.id, "reopen", SettlementState.SETTLED.value,
               row.state, reason=reason)  # fmt: skip

@@ -11,6 +11,7 @@ is terminated (it can do nothing more).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -23,7 +24,7 @@ from ledger.catalog import locations
 from ledger.errors import InvalidState
 from ledger.journal import EntryIn, PostingIn
 from ledger.models import Commodity, CommodityKind, account_t
-from ledger.money import credit, deposits
+from ledger.money import credit, deposits, periods
 from ledger.policy import Actor
 
 _GOODS = ("STOCK", "TRANSIT", "DEFECTIVE")
@@ -65,6 +66,17 @@ def blocks(session: Session, holder_id: int, code: str) -> tuple[list[str], dict
     return reasons, money
 
 
+def _unsettled_month(session: Session) -> str | None:
+    """Last month, if it has ended without being closed by its settlement."""
+    today = session.info["window"].today()
+    end = today.replace(day=1) - timedelta(days=1)
+    if end < session.info["window"].first_open_day or periods.is_closed(
+        session, end.replace(day=1)
+    ):
+        return None
+    return periods.month_text(end.replace(day=1))
+
+
 def terminate(
     session: Session,
     actor: Actor,
@@ -83,9 +95,16 @@ def terminate(
     method = deposits._method(method)
     reference = deposits._reference(reference)
     holder = credit.visible_point(session, actor, point)
-    credit.require_not_terminated(session, holder)
     credit.lock_point(session, holder)
+    # Read under the lock: of two terminations at once, the second sees the first.
+    credit.require_not_terminated(session, holder)
     refusals, money = blocks(session, holder.id, holder.code)
+    unsettled = _unsettled_month(session)
+    if unsettled:
+        refusals.append(
+            f"{unsettled} has ended but is not settled: settle it first, so that the point's "
+            "month is stated before its money is paid out"
+        )
     refusals += [f"{number} is still under way" for number in open_documents]
     if refusals:
         raise InvalidState(
@@ -117,9 +136,11 @@ def terminate(
             actor=actor.username,
         )[0].entry_id  # fmt: skip
     locations.set_status(session, actor, holder.code, "terminated", reason, terminating=True)
+    withdrawn = credit.withdraw_open_overrides(session, holder, reason="the point was terminated")
     docs.step(
         session, actor, "deposit", holder.id, "terminate", None, "terminated", reason=reason,
-        entry_id=entry_id, detail={"deposit": deposit, "paid_out": paid_out},
+        entry_id=entry_id,
+        detail={"deposit": deposit, "paid_out": paid_out, "overrides_withdrawn": withdrawn},
     )  # fmt: skip
     return TerminationView(
         point=holder.code, deposit=deposit, paid_out=paid_out, entry_id=entry_id, reason=reason
