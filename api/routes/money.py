@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from api import money_sheets, packing
@@ -149,6 +149,10 @@ def _filters(
     )  # fmt: skip
 
 
+# The report's filters and order, shared by its JSON and its spreadsheet.
+ReportFilters = Annotated[dict, Depends(_filters)]
+
+
 @router.get(
     "/credit/report",
     response_model=NetworkReport,
@@ -157,18 +161,10 @@ def _filters(
 def network_report(
     actor: CurrentActor,
     db: DB,
-    region: Place = None,
-    warehouse: Warehouse = None,
-    grade: Grade = None,
-    status: LocationStatus | None = None,
-    over_limit: bool | None = None,
-    at_least_use: Annotated[float | None, Query(ge=0, le=1000)] = None,
-    sort: ReportSort = ReportSort.POINT,
-    descending: bool = False,
+    filters: ReportFilters,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ):
-    filters = _filters(region, warehouse, grade, status, over_limit, at_least_use, sort, descending)
     with db.reading() as session:
         return credit.network_report(session, actor, **filters, offset=offset, limit=limit)
 
@@ -179,19 +175,7 @@ def network_report(
     response_class=Response,
     responses={200: {"content": {packing.MEDIA_TYPE: {}}}},
 )
-def network_report_xlsx(
-    actor: CurrentActor,
-    db: DB,
-    region: Place = None,
-    warehouse: Warehouse = None,
-    grade: Grade = None,
-    status: LocationStatus | None = None,
-    over_limit: bool | None = None,
-    at_least_use: Annotated[float | None, Query(ge=0, le=1000)] = None,
-    sort: ReportSort = ReportSort.POINT,
-    descending: bool = False,
-):
-    filters = _filters(region, warehouse, grade, status, over_limit, at_least_use, sort, descending)
+def network_report_xlsx(actor: CurrentActor, db: DB, filters: ReportFilters):
     with db.reading() as session:
         report = credit.network_report(session, actor, **filters, limit=None)
     name = f"credit_report_{report.day.strftime('%Y%m%d')}.xlsx"
