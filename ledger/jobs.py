@@ -113,7 +113,8 @@ from ledger.types import UTCDateTime, utcnow
 log = logging.getLogger("aftersales.jobs")
 
 PREFIX = "JB"
-# Modules that define job kinds; imported wherever jobs are enqueued or run.
+# The product's modules that define job kinds, by name (the ledger imports
+# none of them itself: they are imported wherever jobs are enqueued or run).
 KIND_MODULES: tuple[str, ...] = ("ledger.money.settlement", "importers.statement_sheets")
 # Who sees every job; anyone else sees the jobs they started.
 SEE_ALL = (Role.ADMIN, Role.FINANCE)
