@@ -1366,6 +1366,12 @@ def shipments_resolve(
     number: Annotated[str, typer.Argument(help="The discrepancy, DS-…")],
     outcome: Annotated[str, typer.Argument(help="found or lost")],
     reason: Annotated[str, typer.Option(help="What was found out")],
+    charge: Annotated[
+        bool, typer.Option(help="Lost: charge the point on the shipment (finance)")
+    ] = False,
+    unit_price: Annotated[
+        str | None, typer.Option(help="CNY per unit charged (the list price by default)")
+    ] = None,
     as_user: AsUser = None,
     key: Key = None,
 ) -> None:
@@ -1375,12 +1381,14 @@ def shipments_resolve(
 
     if outcome not in ("found", "lost"):
         _error(f"outcome {outcome!r}: write found or lost")
+    price = None if unit_price is None else _fen(unit_price, "--unit-price", least=1)
     view = _act(
         lambda s, who: receiving.resolve(
-            s, who, number, outcome=DiscrepancyState(outcome), reason=reason, key=key
+            s, who, number, outcome=DiscrepancyState(outcome), reason=reason, key=key,
+            charge=charge, unit_price=price,
         ),
         as_user,
-    )
+    )  # fmt: skip
     _say(f"{view.number} {view.state.value}: {view.quantity:,} x {view.sku} at {view.holder}")
 
 

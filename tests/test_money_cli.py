@@ -51,6 +51,27 @@ def test_deposits_leverage_report_and_override_from_the_command_line(cli_db, tmp
     report = run("credit", "report", "--over-limit")
     assert "1 past their limit" in report and "SP-A" in report
 
+    # SP-B returns 3 screens, the warehouse counts 1: finance charges the 2 lost.
+    pn.stock(cli_db, "SP-B", "P-LCD", 3)
+    shipment = run("shipments", "return", "--part", "P-LCD=3", "--as", "sp-b").split()[0]
+    received = run("shipments", "receive", shipment, "--line", "1=1", "--as", "clerk")
+    discrepancy = received.split("shortage ")[1].split(":")[0]
+    assert "may not charge" in run(
+        "shipments",
+        "resolve",
+        discrepancy,
+        "lost",
+        "--reason",
+        "never packed",
+        "--charge",
+        "--as",
+        "clerk",
+        code=1,
+    )
+    run("shipments", "resolve", discrepancy, "lost", "--reason", "never packed", "--charge",
+        "--unit-price", "150.00", "--as", "finance")  # fmt: skip
+    assert pn.balance(cli_db, "SP-B:RECEIVABLE:CNY") == 2 * 15_000
+
     sheet = tmp_path / "credit.xlsx"
     run("credit", "report", "--xlsx", str(sheet))
     rows = list(openpyxl.load_workbook(sheet).active.values)
@@ -58,7 +79,7 @@ def test_deposits_leverage_report_and_override_from_the_command_line(cli_db, tmp
 
 
 def test_statements_months_and_termination_from_the_command_line(cli_db, tmp_path):
-    from datetime import date
+    from datetime import timedelta
 
     from ledger import services
     from ledger.journal import EntryIn, PostingIn
@@ -66,6 +87,10 @@ def test_statements_months_and_termination_from_the_command_line(cli_db, tmp_pat
     from ledger.policy import SYSTEM
 
     finance = pn.actor(cli_db, "finance")
+    with cli_db.reading() as s:
+        this_month = s.info["window"].today().replace(day=1)
+    last = (this_month - timedelta(days=1)).replace(day=1)
+    month = f"{last:%Y-%m}"
     # Set today, the monthly subsidy is not November's: only SP-A's charge is.
     out = run("subsidies", "set", "A", "500.00", "--as", "finance")
     assert "500.00" in out and "per month" in out
@@ -75,7 +100,7 @@ def test_statements_months_and_termination_from_the_command_line(cli_db, tmp_pat
     assert "monthly" in listed and "repair" in listed and "30.00" in listed
     charge = EntryIn(
         kind="charge",
-        effective_date=date(2026, 11, 15),
+        effective_date=last.replace(day=15),
         memo="a lost screen",
         postings=[
             PostingIn(account="SP-A:RECEIVABLE:CNY", amount=12_300),
@@ -84,25 +109,25 @@ def test_statements_months_and_termination_from_the_command_line(cli_db, tmp_pat
     )
     cli_db.transact(lambda s: accruals.system_holder(s, accruals.CHARGES))
     cli_db.transact(lambda s: services.post(s, SYSTEM, [charge]))
-    settlement.run(cli_db, finance, "2026-11")
+    settlement.run(cli_db, finance, month)
 
-    listed = run("statements", "list", "2026-11")
+    listed = run("statements", "list", month)
     assert "SP-A" in listed and "123.00" in listed and "1 statements" in listed
-    shown = run("statements", "show", "2026-11", "SP-A")
+    shown = run("statements", "show", month, "SP-A")
     assert "charges ¥123.00" in shown or "charges 123.00" in shown
-    run("statements", "write", "2026-11", "--out", str(tmp_path / "out"))
-    written = sorted(p.name for p in (tmp_path / "out" / "2026-11").iterdir())
-    assert written == ["SP-A_2026-11.xlsx", "summary_2026-11.xlsx"]
-    assert "signed back" in run("statements", "signed-back", "2026-11", "SP-A", "--as", "finance")
-    assert "was signed back" in run("statements", "signed-back", "2026-11", "SP-A", code=1)
-    assert "first open day 2026-12-01" in run("months", "show")
-    refused = " ".join(run("deposits", "receive", "SP-A", "1", "--on", "2026-11-15",
+    run("statements", "write", month, "--out", str(tmp_path / "out"))
+    written = sorted(p.name for p in (tmp_path / "out" / month).iterdir())
+    assert written == [f"SP-A_{month}.xlsx", f"summary_{month}.xlsx"]
+    assert "signed back" in run("statements", "signed-back", month, "SP-A", "--as", "finance")
+    assert "was signed back" in run("statements", "signed-back", month, "SP-A", code=1)
+    assert f"first open day {this_month.isoformat()}" in run("months", "show")
+    refused = " ".join(run("deposits", "receive", "SP-A", "1", "--on", f"{last:%Y-%m}-15",
                            code=1).split())  # fmt: skip
     assert "the month is closed" in refused
-    assert "may not reopen" in run("months", "reopen", "2026-11", "--reason", "x", "--as",
-                                   "finance", code=1)  # fmt: skip
-    assert "first open day 2026-11-01" in run("months", "reopen", "2026-11", "--reason", "fix")
     refused = " ".join(run("points", "terminate", "SP-A", "--reason", "ended", code=1).split())
     assert "cannot be terminated yet" in refused and "owes ¥123.00" in refused
     done = run("points", "terminate", "SP-B", "--reason", "ended", "--as", "finance")
     assert "SP-B terminated" in done and "1,000,000.00" in done
+    assert "may not reopen" in run("months", "reopen", month, "--reason", "x", "--as",
+                                   "finance", code=1)  # fmt: skip
+    assert f"first open day {last.isoformat()}" in run("months", "reopen", month, "--reason", "fix")
