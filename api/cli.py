@@ -2919,3 +2919,53 @@ def subsidies_list() -> None:
             r.effective_from.isoformat(), Text(r.set_by),
         )  # fmt: skip
     console.print(table)
+
+
+payments_app = typer.Typer(help="Settled months paid to points, or collected from them.")
+app.add_typer(payments_app, name="payments")
+
+
+def _payment(collect: bool, point, amount, method, reference, on, as_user, key) -> None:
+    from ledger.money import payments
+
+    fen = _fen(amount, "AMOUNT", least=1)
+    day = _day(on, "--on")
+    move = payments.collect if collect else payments.pay
+    done = _act(
+        lambda s, who: move(
+            s, who, point, fen, method=method, reference=reference, on=day, key=key
+        ),
+        as_user,
+    )
+    _say(
+        f"{done.movement} of {_money(abs(done.amount), 2, 'CNY')} "
+        f"{'from' if collect else 'to'} {point} on {done.on.isoformat()}; entry {done.entry_id}"
+    )
+
+
+@payments_app.command("pay")
+def payments_pay(
+    point: Annotated[str, typer.Argument(help="The service point, SP-…")],
+    amount: Annotated[str, typer.Argument(help="CNY, e.g. 1,250.00")],
+    method: _Method = "bank_transfer",
+    reference: _Reference = None,
+    on: _On = None,
+    as_user: AsUser = None,
+    key: Key = None,
+) -> None:
+    """Pay a point (part of) what its settled months owe it."""
+    _payment(False, point, amount, method, reference, on, as_user, key)
+
+
+@payments_app.command("collect")
+def payments_collect(
+    point: Annotated[str, typer.Argument(help="The service point, SP-…")],
+    amount: Annotated[str, typer.Argument(help="CNY, e.g. 1,250.00")],
+    method: _Method = "bank_transfer",
+    reference: _Reference = None,
+    on: _On = None,
+    as_user: AsUser = None,
+    key: Key = None,
+) -> None:
+    """Record a point paying (part of) what its settled months owe the brand."""
+    _payment(True, point, amount, method, reference, on, as_user, key)

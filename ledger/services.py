@@ -48,7 +48,7 @@ _OWNED_PURPOSES = {"DEPOSIT"}
 # money the document has already accounted for.
 _OWNED_KINDS = {
     "deposit_receipt", "deposit_refund", "termination", "settlement", "subsidy_monthly",
-    "repair_write_off", "repair_reversal",
+    "settlement_payment", "settlement_collection", "repair_write_off", "repair_reversal",
 }  # fmt: skip
 
 

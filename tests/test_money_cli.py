@@ -128,6 +128,11 @@ def test_statements_months_and_termination_from_the_command_line(cli_db, tmp_pat
     assert "cannot be terminated yet" in refused and "owes ¥123.00" in refused
     done = run("points", "terminate", "SP-B", "--reason", "ended", "--as", "finance")
     assert "SP-B terminated" in done and "1,000,000.00" in done
+    # SP-A pays what it owes; then nothing more can be paid to it, and it may go.
+    collected = run("payments", "collect", "SP-A", "123.00", "--as", "finance")
+    assert "collection of" in collected and "123.00" in collected
+    assert "may not exceed" in " ".join(run("payments", "pay", "SP-A", "1.00", code=1).split())
+    assert "SP-A terminated" in run("points", "terminate", "SP-A", "--reason", "ended")
     assert "may not reopen" in run("months", "reopen", month, "--reason", "x", "--as",
                                    "finance", code=1)  # fmt: skip
     assert f"first open day {last.isoformat()}" in run("months", "reopen", month, "--reason", "fix")

@@ -178,3 +178,23 @@ def test_bean_check_accepts_the_books_after_deposits_settlement_and_termination(
         "Expenses:SUBSIDIES:STOCK:CNY",
     ):
         assert f"open {name}" in text, name  # fmt: skip
+
+
+def test_what_the_settled_months_owe_is_paid_out_and_never_more(client, db, who):
+    earned, charged = 2 * WH_A + F_A + MONTHLY_A, 2 * LIST_LCD
+    owed = earned - charged
+    bank = pn.balance(db, "BANK:STOCK:CNY")
+    problem(client.post("/money/points/SP-A/payments", json={"amount": owed + 1,
+                                                             "method": "bank_transfer"},
+                        headers=who("finance")), 409, "insufficient-balance")  # fmt: skip
+    problem(client.post("/money/points/SP-A/collections", json={"amount": 1, "method": "cash"},
+                        headers=who("finance")), 409, "insufficient-balance")  # fmt: skip
+    problem(client.post("/money/points/SP-A/payments", json={"amount": 1, "method": "cash"},
+                        headers=who("sp-a")), 403, "forbidden")  # fmt: skip
+    paid = ok(client.post("/money/points/SP-A/payments",
+                          json={"amount": owed, "method": "bank_transfer", "reference": "TT-1"},
+                          headers=who("finance")), 201)  # fmt: skip
+    assert paid["movement"] == "payment" and paid["amount"] == -owed
+    assert pn.balance(db, "SP-A:SETTLED:CNY") == 0
+    assert pn.balance(db, "BANK:STOCK:CNY") == bank - owed
+    pn.sound(db)

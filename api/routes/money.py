@@ -16,7 +16,7 @@ from api.documents import RejectIn, number_path
 from api.params import HOLDER_CODE, HolderCode, IdempotencyKey, IsoDate
 from ledger.amounts import MAX_AMOUNT
 from ledger.catalog.locations import PLACE_PATTERN, LocationStatus
-from ledger.money import accruals, credit, deposits
+from ledger.money import accruals, credit, deposits, payments
 from ledger.money.accruals import MoneyBalances, SubsidyView
 from ledger.money.credit import (
     CreditPosition,
@@ -317,3 +317,49 @@ def set_subsidy(body: SubsidyIn, actor: CurrentActor, db: DB):
 def money_balances(point: HolderCode, actor: CurrentActor, db: DB):
     with db.reading() as session:
         return accruals.balances(session, actor, point)
+
+
+@router.post(
+    "/money/points/{point}/payments",
+    response_model=DepositMovement,
+    status_code=status.HTTP_201_CREATED,
+    summary="Pay a point (part of) what its settled months owe it (never more)",
+)
+def pay(
+    point: HolderCode, body: DepositIn, actor: CurrentActor, db: DB, key: IdempotencyKey = None
+):
+    return db.transact(
+        lambda s: payments.pay(
+            s,
+            actor,
+            point,
+            body.amount,
+            method=body.method,
+            reference=body.reference,
+            on=body.on,
+            key=key,
+        )
+    )
+
+
+@router.post(
+    "/money/points/{point}/collections",
+    response_model=DepositMovement,
+    status_code=status.HTTP_201_CREATED,
+    summary="Record a point paying (part of) what its settled months owe the brand",
+)
+def collect(
+    point: HolderCode, body: DepositIn, actor: CurrentActor, db: DB, key: IdempotencyKey = None
+):
+    return db.transact(
+        lambda s: payments.collect(
+            s,
+            actor,
+            point,
+            body.amount,
+            method=body.method,
+            reference=body.reference,
+            on=body.on,
+            key=key,
+        )
+    )

@@ -132,12 +132,40 @@ def refund(
 
 
 def _move(session, actor, movement, point, amount, method, reference, on, key) -> DepositMovement:
-    docs.require_roles(actor, f"record a deposit {movement.value}", *credit.FINANCE)
+    refuse = _refuse_refund_below_exposure if movement is Movement.REFUND else None
+    return bank_move(
+        session, actor, document="deposit", movement=movement.value, purpose="DEPOSIT",
+        into_bank=movement is Movement.RECEIPT, point=point, amount=amount, method=method,
+        reference=reference, on=on, key=key, refuse=refuse,
+    )  # fmt: skip
+
+
+def bank_move(
+    session: Session,
+    actor: Actor,
+    *,
+    document: str,
+    movement: str,
+    purpose: str,
+    into_bank: bool,
+    point: str,
+    amount: int,
+    method: Method | str,
+    reference: str | None,
+    on: date | None,
+    key: str | None,
+    refuse=None,
+) -> DepositMovement:
+    """Money between the bank and one of a point's accounts (`purpose`), as
+    finance records it: idempotent, under the point's lock, refused for a
+    terminated point; `refuse(session, holder, amount)` may refuse it first.
+    The entry's kind is `<document>_<movement>`."""
+    docs.require_roles(actor, f"record a {document} {movement}", *credit.FINANCE)
     request = {
         "point": point, "amount": amount, "method": str(method), "reference": reference,
         "on": None if on is None else on.isoformat(),
     }  # fmt: skip
-    run = docs.begin(session, actor, "deposit", movement.value, key, request)
+    run = docs.begin(session, actor, document, movement, key, request)
     if run.replay is not None:
         return DepositMovement.model_validate(run.replay)
     amount, method, reference = _amount(amount), _method(method), _reference(reference)
@@ -146,25 +174,26 @@ def _move(session, actor, movement, point, amount, method, reference, on, key) -
     credit.lock_point(session, holder)
     # Read under the lock: a termination that just committed is seen.
     credit.require_not_terminated(session, holder)
-    if movement is Movement.REFUND:
-        _refuse_refund_below_exposure(session, holder, amount)
-    signed = amount if movement is Movement.RECEIPT else -amount
+    if refuse is not None:
+        refuse(session, holder, amount)
+    signed = amount if into_bank else -amount
     refs = {"point": holder.code, "method": method.value}
     if reference:
         refs["reference"] = reference
-    memo = f"deposit {movement.value} {'from' if signed > 0 else 'to'} {holder.code}"
+    memo = f"{document} {movement} {'from' if signed > 0 else 'to'} {holder.code}"
     result = journal.post_entries(
         session,
         [
             EntryIn(
-                kind=f"deposit_{movement.value}",
+                kind=f"{document}_{movement}",
                 effective_date=on,
                 refs=refs,
                 memo=memo,
                 postings=[
                     PostingIn(account=md.account_code(bank.code, "STOCK", credit.MONEY),
                               amount=signed),
-                    PostingIn(account=credit.deposit_account(holder.code), amount=-signed),
+                    PostingIn(account=md.account_code(holder.code, purpose, credit.MONEY),
+                              amount=-signed),
                 ],
             )
         ],
@@ -179,7 +208,7 @@ def _move(session, actor, movement, point, amount, method, reference, on, key) -
         DepositMovement(
             entry_id=result.entry_id,
             on=result.effective_date,
-            movement=movement.value,
+            movement=movement,
             amount=signed,
             method=method.value,
             reference=reference,
