@@ -39,10 +39,11 @@ def keyed_batch(entries: Sequence[EntryIn], batch_key: str | None) -> list[Entry
 
 
 # A point's deposit moves by finance's receipts and refunds (which keep its
-# credit limit above what it holds) and by its termination, not by a raw
-# entry; only an admin's raw entry (a correction, recorded as the admin's)
-# may touch it. (ledger/money/deposits.py, termination.py)
-_OWNED_PURPOSES = {"DEPOSIT"}
+# credit limit above what it holds), its settled months by the settlement
+# and its payments, both by its termination: not by a raw entry; only an
+# admin's raw entry (a correction, recorded as the admin's) may touch them.
+# (ledger/money/)
+_OWNED_PURPOSES = {"DEPOSIT": "a point's deposit", "SETTLED": "a point's settled months"}
 # Entries a document owns: reversed through it (a repair's reverse, a month
 # reopened and settled again), never by the raw reverse, which would move
 # money the document has already accounted for.
@@ -60,8 +61,10 @@ def post(session: Session, actor: Actor, entries: Sequence[EntryIn]) -> list[Pos
             split = split_account_code(posting.account)
             if split and split[1] in _OWNED_PURPOSES:
                 raise InvalidEntry(
-                    f"posting {line}: {posting.account} is a point's deposit; it moves only by "
-                    "POST /deposits/{point}/receipts or /refunds (or the point's termination)",
+                    f"posting {line}: {posting.account} is {_OWNED_PURPOSES[split[1]]}; it "
+                    "moves only by finance's documents (POST /deposits/{point}/receipts or "
+                    "/refunds, the settlement, /money/points/{point}/payments, the point's "
+                    "termination)",
                     account=posting.account,
                     posting=line,
                     **({"entry": i} if len(entries) > 1 else {}),
