@@ -25,10 +25,9 @@ from ledger.amounts import MAX_AMOUNT
 from ledger.errors import InvalidInput, InvalidState
 from ledger.journal import PostingIn
 from ledger.models import Holder, HolderKind, account_t
-from ledger.money import credit
+from ledger.money import credit, rules
 from ledger.money.tables import SubsidyRule
 from ledger.policy import Actor
-from ledger.types import utcnow
 
 CHARGES = "CHARGES"
 SUBSIDIES = "SUBSIDIES"
@@ -103,33 +102,11 @@ def set_subsidy(
         raise InvalidInput(
             f"a subsidy is a whole number of fen from 0 to {SUBSIDY_MAX:,}", field="amount"
         )
-    today = session.info["window"].today()
-    day = effective_from or today
-    if day < today:
-        raise InvalidInput(
-            f"effective_from {day.isoformat()} is in the past; a subsidy takes effect from today "
-            f"({today.isoformat()}) or a later day",
-            field="effective_from",
-        )
-    if (day - today).days > credit.LEVERAGE_AHEAD_DAYS:
-        raise InvalidInput("effective_from may be at most two years ahead", field="effective_from")
-    reason = docs.reason_text(reason)
     scope = repair_scope(category, grade) if category else monthly_scope(grade)
-    rule = session.scalar(
-        select(SubsidyRule)
-        .where(SubsidyRule.scope == scope, SubsidyRule.effective_from == day)
-        .with_for_update()
-    )
-    before = None if rule is None else rule.amount
-    if rule is None:
-        rule = SubsidyRule(scope=scope, effective_from=day, amount=0, set_by="", set_at=utcnow())
-        session.add(rule)
-    rule.amount, rule.reason, rule.set_by, rule.set_at = amount, reason, actor.username, utcnow()
-    session.flush()
-    docs.step(
-        session, actor, "subsidy_rule", rule.id, "set",
-        None if before is None else str(before), str(amount), reason=reason,
-        detail={"scope": scope, "effective_from": day.isoformat()},
+    rule = rules.set_rule(
+        session, actor, SubsidyRule, scope=scope,
+        day=rules.effective_day(session, effective_from, "a subsidy"),
+        field="amount", value=amount, reason=reason, document="subsidy_rule", shown=str,
     )  # fmt: skip
     return _view(rule)
 

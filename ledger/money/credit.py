@@ -37,6 +37,7 @@ from ledger.catalog.locations import Location, LocationStatus
 from ledger.catalog.parts import PartPrice, standard_costs_on
 from ledger.errors import CreditLimitExceeded, InvalidInput, InvalidState, NotFound
 from ledger.models import Commodity, CommodityKind, Holder, HolderKind, Role, account_t
+from ledger.money import rules
 from ledger.money.tables import CreditOverride, LeverageRule
 from ledger.policy import SYSTEM, Actor
 from ledger.types import utcnow
@@ -48,8 +49,6 @@ FINANCE = (Role.FINANCE, Role.ADMIN)
 # Whoever works with a point's stock may read its credit; a point reads its own.
 READERS = (Role.FINANCE, Role.ADMIN, Role.WAREHOUSE_CLERK, Role.APPROVER, Role.PLANNER)
 LEVERAGE_MAX = 1000  # 10.00×, in hundredths
-# A leverage rule may be set at most this far ahead.
-LEVERAGE_AHEAD_DAYS = 2 * 366
 _EXPOSED = ("STOCK", "TRANSIT", "DEFECTIVE")
 
 
@@ -174,33 +173,11 @@ def set_leverage(
         _service_point(session, point, field="point")
         scope = point_scope(point)
     hundredths = None if ratio is None else parse_ratio(ratio)
-    today = session.info["window"].today()
-    day = effective_from or today
-    if day < today:
-        raise InvalidInput(
-            f"effective_from {day.isoformat()} is in the past; a leverage ratio takes effect "
-            f"from today ({today.isoformat()}) or a later day",
-            field="effective_from",
-        )
-    if (day - today).days > LEVERAGE_AHEAD_DAYS:
-        raise InvalidInput("effective_from may be at most two years ahead", field="effective_from")
-    reason = docs.reason_text(reason)
-    rule = session.scalar(
-        select(LeverageRule)
-        .where(LeverageRule.scope == scope, LeverageRule.effective_from == day)
-        .with_for_update()
-    )
-    before = None if rule is None else rule.ratio
-    if rule is None:
-        rule = LeverageRule(scope=scope, effective_from=day, set_by="", set_at=utcnow())
-        session.add(rule)
-    rule.ratio, rule.reason, rule.set_by, rule.set_at = hundredths, reason, actor.username, utcnow()
-    session.flush()
-    docs.step(
-        session, actor, "leverage_rule", rule.id, "set",
-        None if before is None else ratio_text(before),
-        None if hundredths is None else ratio_text(hundredths),
-        reason=reason, detail={"scope": scope, "effective_from": day.isoformat()},
+    rule = rules.set_rule(
+        session, actor, LeverageRule, scope=scope,
+        day=rules.effective_day(session, effective_from, "a leverage ratio"),
+        field="ratio", value=hundredths, reason=reason, document="leverage_rule",
+        shown=ratio_text,
     )  # fmt: skip
     return _leverage_view(rule)
 
@@ -460,9 +437,9 @@ def require_headroom(
     if override is not None:
         return CreditCheck(value=value, headroom=headroom, override=override)
     raise CreditLimitExceeded(
-        f"{point.code}'s credit limit is {_cny(limit)} (deposit {_cny(deposit)} × "
-        f"{ratio_text(leverage)}); its exposure is {_cny(exposure)}, leaving {_cny(headroom)} "
-        f"of headroom, but this shipment is worth {_cny(value)} at standard cost. Ship less, "
+        f"{point.code}'s credit limit is {cny(limit)} (deposit {cny(deposit)} × "
+        f"{ratio_text(leverage)}); its exposure is {cny(exposure)}, leaving {cny(headroom)} "
+        f"of headroom, but this shipment is worth {cny(value)} at standard cost. Ship less, "
         "wait for the point to return or use stock, or ask finance for a credit override",
         point=point.code,
         limit=limit,
@@ -485,7 +462,8 @@ def spend_override(session: Session, check: CreditCheck, shipment: str) -> str |
     return override_number(override.id)
 
 
-def _cny(fen: int) -> str:
+def cny(fen: int) -> str:
+    """Fen as finance reads them: ¥12,345.67 (-¥5.00 below zero)."""
     sign = "-" if fen < 0 else ""
     return f"{sign}¥{abs(fen) // 100:,}.{abs(fen) % 100:02d}"
 

@@ -226,8 +226,8 @@ def _refuse_refund_below_exposure(session: Session, holder: Holder, amount: int)
         # has changed since); said first, so the answer names the deposit.
         account = credit.deposit_account(holder.code)
         raise InsufficientBalance(
-            f"account {account} holds {credit._cny(now.deposit)} paid in but the refund takes "
-            f"{credit._cny(amount)}; it may not give back more than was paid in",
+            f"account {account} holds {credit.cny(now.deposit)} paid in but the refund takes "
+            f"{credit.cny(amount)}; it may not give back more than was paid in",
             account=account,
             available=now.deposit,
             requested=amount,
@@ -236,8 +236,8 @@ def _refuse_refund_below_exposure(session: Session, holder: Holder, amount: int)
     new_limit = credit.limit_of(now.deposit - amount, leverage)
     if new_limit < now.exposure:
         raise CreditLimitExceeded(
-            f"refunding {credit._cny(amount)} would lower {holder.code}'s credit limit to "
-            f"{credit._cny(new_limit)}, below the {credit._cny(now.exposure)} of brand stock it "
+            f"refunding {credit.cny(amount)} would lower {holder.code}'s credit limit to "
+            f"{credit.cny(new_limit)}, below the {credit.cny(now.exposure)} of brand stock it "
             "holds; the point must return stock (or use it) first, or refund less",
             point=holder.code,
             limit=now.limit,

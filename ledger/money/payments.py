@@ -22,37 +22,33 @@ from ledger.money.deposits import DepositMovement, Method, bank_move
 from ledger.policy import Actor
 
 
-def _settled(session: Session, holder: Holder) -> tuple[str, int]:
-    code = md.account_code(holder.code, "SETTLED", credit.MONEY)
-    balance = session.scalar(select(account_t.c.balance).where(account_t.c.code == code))
-    return code, balance or 0
+def _refuse_beyond(to_point: bool):
+    """The refusal of a payment to the point (`to_point`) beyond what the
+    brand owes it, or of a collection beyond what the point owes."""
 
+    def refuse(session: Session, holder: Holder, amount: int) -> None:
+        code = md.account_code(holder.code, "SETTLED", credit.MONEY)
+        balance = session.scalar(select(account_t.c.balance).where(account_t.c.code == code))
+        # Credit-normal: a negative balance is what the brand owes the point.
+        owed = max(-(balance or 0) if to_point else (balance or 0), 0)
+        if amount > owed:
+            raise InsufficientBalance(
+                (
+                    f"{holder.code} is owed {credit.cny(owed)} on {code}; a payment may not "
+                    f"exceed it ({credit.cny(amount)} asked)"
+                )
+                if to_point
+                else (
+                    f"{holder.code} owes {credit.cny(owed)} on {code}; a collection may not "
+                    f"exceed it ({credit.cny(amount)} received)"
+                ),
+                account=code,
+                available=owed,
+                requested=amount,
+                field="amount",
+            )
 
-def _refuse_beyond_owed(session: Session, holder: Holder, amount: int) -> None:
-    code, balance = _settled(session, holder)
-    owed = -balance  # credit-normal: what the brand owes the point
-    if amount > owed:
-        raise InsufficientBalance(
-            f"{holder.code} is owed {credit._cny(max(owed, 0))} on {code}; a payment may not "
-            f"exceed it ({credit._cny(amount)} asked)",
-            account=code,
-            available=max(owed, 0),
-            requested=amount,
-            field="amount",
-        )
-
-
-def _refuse_beyond_due(session: Session, holder: Holder, amount: int) -> None:
-    code, balance = _settled(session, holder)
-    if amount > balance:
-        raise InsufficientBalance(
-            f"{holder.code} owes {credit._cny(max(balance, 0))} on {code}; a collection may not "
-            f"exceed it ({credit._cny(amount)} received)",
-            account=code,
-            available=max(balance, 0),
-            requested=amount,
-            field="amount",
-        )
+    return refuse
 
 
 def pay(
@@ -63,7 +59,7 @@ def pay(
     return bank_move(
         session, actor, document="settlement", movement="payment", purpose="SETTLED",
         into_bank=False, point=point, amount=amount, method=method, reference=reference,
-        on=on, key=key, refuse=_refuse_beyond_owed,
+        on=on, key=key, refuse=_refuse_beyond(to_point=True),
     )  # fmt: skip
 
 
@@ -75,5 +71,5 @@ def collect(
     return bank_move(
         session, actor, document="settlement", movement="collection", purpose="SETTLED",
         into_bank=True, point=point, amount=amount, method=method, reference=reference,
-        on=on, key=key, refuse=_refuse_beyond_due,
+        on=on, key=key, refuse=_refuse_beyond(to_point=False),
     )  # fmt: skip

@@ -27,7 +27,7 @@ from __future__ import annotations
 import enum
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -145,7 +145,6 @@ def get(session: Session, actor: Actor, month: str) -> SettlementView:
 
 @dataclass(slots=True)
 class Totals:
-    points: int = 0
     entries: int = 0
     payable: int = 0  # owed to points, net
     receivable: int = 0  # owed by points, net
@@ -156,7 +155,6 @@ class _Point:
     holder: Holder
     grade: str | None
     eligible: bool  # earns the monthly subsidy
-    accounts: dict[str, str] = field(default_factory=dict)
 
 
 def point_ids(session: Session) -> list[int]:
@@ -281,7 +279,7 @@ def settle_points(
             )
             added[p.holder.id] += amount
     balances = _as_of(session, holder_ids, end)
-    totals = Totals(points=len(points))
+    totals = Totals()
     nets: dict[int, int] = {}
     for p in points:
         receivable = balances.get((p.holder.id, "RECEIVABLE"), 0)
@@ -401,15 +399,11 @@ def run(
     started = db.transact(lambda s: _running(s, actor, month, job))
     with db.reading() as s:
         ids = point_ids(s)
-    totals = Totals()
     progress(0, len(ids))
     for i in range(0, len(ids), chunk):
         part = ids[i : i + chunk]
-        done = db.transact(lambda s, part=part: settle_points(s, actor, month, started.run, part))
-        totals.points += done.points
-        totals.entries += done.entries
-        totals.payable += done.payable
-        totals.receivable += done.receivable
+        # Each chunk adds its figures to the settlement row in its own commit.
+        db.transact(lambda s, part=part: settle_points(s, actor, month, started.run, part))
         progress(min(i + chunk, len(ids)), len(ids))
     return db.transact(lambda s: finish(s, actor, month, points=len(ids)))
 

@@ -61,7 +61,7 @@ def blocks(session: Session, holder_id: int, code: str) -> tuple[list[str], dict
     owed = -sum(money.get(p, 0) for p in ("RECEIVABLE", "PAYABLE", "SETTLED"))
     if owed < 0:
         reasons.append(
-            f"{code} owes {credit._cny(-owed)} (charges net of subsidies): collect it first"
+            f"{code} owes {credit.cny(-owed)} (charges net of subsidies): collect it first"
         )
     return reasons, money
 
