@@ -2521,12 +2521,11 @@ def _show_position(p) -> None:
         _say(f"  {p.unpriced_units:,} units of parts without a standard cost are not valued")
 
 
-def _deposit_move(refund: bool, point, amount, method, reference, on, as_user, key) -> None:
-    from ledger.money import deposits
-
+def _bank_move(move, point, amount, method, reference, on, as_user, key) -> None:
+    """Money between the bank and a point (a deposit movement, a payment):
+    `move` is the service, the rest its arguments as typed."""
     fen = _fen(amount, "AMOUNT", least=1)
     day = _day(on, "--on")
-    move = deposits.refund if refund else deposits.receive
     done = _act(
         lambda s, who: move(
             s, who, point, fen, method=method, reference=reference, on=day, key=key
@@ -2535,7 +2534,7 @@ def _deposit_move(refund: bool, point, amount, method, reference, on, as_user, k
     )
     _say(
         f"{done.movement} of {_money(abs(done.amount), 2, 'CNY')} "
-        f"{'to' if refund else 'from'} {point} on {done.on.isoformat()} "
+        f"{'from' if done.amount > 0 else 'to'} {point} on {done.on.isoformat()} "
         f"({done.method}{', ' + done.reference if done.reference else ''}); entry {done.entry_id}"
     )
 
@@ -2556,7 +2555,9 @@ def deposits_receive(
     key: Key = None,
 ) -> None:
     """Record a deposit instalment paid in by a point."""
-    _deposit_move(False, point, amount, method, reference, on, as_user, key)
+    from ledger.money import deposits
+
+    _bank_move(deposits.receive, point, amount, method, reference, on, as_user, key)
 
 
 @deposits_app.command("refund")
@@ -2571,7 +2572,9 @@ def deposits_refund(
 ) -> None:
     """Refund part of a point's deposit: never beyond what was paid in, nor
     below what the point holds."""
-    _deposit_move(True, point, amount, method, reference, on, as_user, key)
+    from ledger.money import deposits
+
+    _bank_move(deposits.refund, point, amount, method, reference, on, as_user, key)
 
 
 @deposits_app.command("show")
@@ -2925,24 +2928,6 @@ payments_app = typer.Typer(help="Settled months paid to points, or collected fro
 app.add_typer(payments_app, name="payments")
 
 
-def _payment(collect: bool, point, amount, method, reference, on, as_user, key) -> None:
-    from ledger.money import payments
-
-    fen = _fen(amount, "AMOUNT", least=1)
-    day = _day(on, "--on")
-    move = payments.collect if collect else payments.pay
-    done = _act(
-        lambda s, who: move(
-            s, who, point, fen, method=method, reference=reference, on=day, key=key
-        ),
-        as_user,
-    )
-    _say(
-        f"{done.movement} of {_money(abs(done.amount), 2, 'CNY')} "
-        f"{'from' if collect else 'to'} {point} on {done.on.isoformat()}; entry {done.entry_id}"
-    )
-
-
 @payments_app.command("pay")
 def payments_pay(
     point: Annotated[str, typer.Argument(help="The service point, SP-…")],
@@ -2954,7 +2939,9 @@ def payments_pay(
     key: Key = None,
 ) -> None:
     """Pay a point (part of) what its settled months owe it."""
-    _payment(False, point, amount, method, reference, on, as_user, key)
+    from ledger.money import payments
+
+    _bank_move(payments.pay, point, amount, method, reference, on, as_user, key)
 
 
 @payments_app.command("collect")
@@ -2968,4 +2955,6 @@ def payments_collect(
     key: Key = None,
 ) -> None:
     """Record a point paying (part of) what its settled months owe the brand."""
-    _payment(True, point, amount, method, reference, on, as_user, key)
+    from ledger.money import payments
+
+    _bank_move(payments.collect, point, amount, method, reference, on, as_user, key)

@@ -9,6 +9,7 @@ import io
 
 import xlsxwriter
 
+from importers.statement_sheets import CNY
 from ledger.money.credit import NetworkReport
 
 REPORT_COLUMNS = [
@@ -28,7 +29,6 @@ REPORT_COLUMNS = [
     ("余额 Headroom", "headroom", 15, "money"),
     ("未定价件数 Unpriced units", "unpriced_units", 12, "int"),
 ]
-CNY = '"¥"#,##0.00;[Red]-"¥"#,##0.00'
 
 
 def credit_report(report: NetworkReport) -> bytes:
