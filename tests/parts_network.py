@@ -139,3 +139,19 @@ def headers(client: TestClient, username: str) -> dict[str, str]:
     answer = client.post("/auth/token", data={"username": username, "password": PASSWORD})
     token = answer.json()["access_token"]
     return {"Authorization": f"Bearer {token}"}
+
+
+def signed_in(client: TestClient):
+    """headers(username, key=None): a user's bearer header (signed in once per
+    test), with an Idempotency-Key if given."""
+    cache: dict[str, dict[str, str]] = {}
+
+    def who(username: str, key: str | None = None) -> dict[str, str]:
+        if username not in cache:
+            cache[username] = headers(client, username)
+        out = dict(cache[username])
+        if key:
+            out["Idempotency-Key"] = key
+        return out
+
+    return who

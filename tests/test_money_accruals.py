@@ -35,14 +35,7 @@ def client(db):
 
 @pytest.fixture
 def who(client):
-    cache: dict[str, dict[str, str]] = {}
-
-    def headers(username: str) -> dict[str, str]:
-        if username not in cache:
-            cache[username] = pn.headers(client, username)
-        return cache[username]
-
-    return headers
+    return pn.signed_in(client)
 
 
 def _repair(today, number: str, purchased_days_ago: int) -> dict:

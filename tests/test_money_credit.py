@@ -38,17 +38,7 @@ def client(db):
 
 @pytest.fixture
 def who(client):
-    cache: dict[str, dict[str, str]] = {}
-
-    def headers(username: str, key: str | None = None) -> dict[str, str]:
-        if username not in cache:
-            cache[username] = pn.headers(client, username)
-        out = dict(cache[username])
-        if key:
-            out["Idempotency-Key"] = key
-        return out
-
-    return headers
+    return pn.signed_in(client)
 
 
 def ok(response, status: int = 200) -> dict:

@@ -36,14 +36,7 @@ def client(november):  # noqa: F811
 
 @pytest.fixture
 def who(client):
-    cache: dict[str, dict[str, str]] = {}
-
-    def headers(username: str) -> dict[str, str]:
-        if username not in cache:
-            cache[username] = pn.headers(client, username)
-        return cache[username]
-
-    return headers
+    return pn.signed_in(client)
 
 
 def test_a_statement_opens_in_a_spreadsheet_with_the_right_totals(client, who):
