@@ -18,7 +18,7 @@ from fastapi.openapi.docs import (
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import openapi, problems
+from api import openapi, problems, web
 from api.hygiene import Hygiene
 from api.routes import (
     auth,
@@ -71,7 +71,7 @@ class AftersalesAPI(FastAPI):
         return Hygiene(
             super().build_middleware_stack(),
             max_body_bytes=self.max_body_bytes,
-            static_prefixes=(STATIC_URL + "/",),
+            static_prefixes=(STATIC_URL + "/", web.STATIC_URL + "/"),
         )
 
 
@@ -144,6 +144,9 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     # The kinds a job may be started as (their work runs in `aftersales worker`).
     job_runner.load_kinds(settings=settings)
     app.include_router(jobs.router)
+
+    # The web console at / (api/web/): pages for every role, on the same services.
+    web.install(app)
 
     @app.get("/health", tags=["ops"], summary="Liveness (no login needed)")
     def health():

@@ -387,6 +387,26 @@ class User(SQLModel, table=True):
     token_version: int = Field(
         default=0, sa_column=Column(Integer, nullable=False, default=0, server_default="0")
     )
+    # The console's language for this user (a gettext locale); None: the default.
+    locale: str | None = Field(default=None, max_length=10)
+
+
+class BrowserSession(SQLModel, table=True):
+    """A signed-in browser of the web console: the cookie holds a random token,
+    this row only its SHA-256, so a copy of the table signs nobody in."""
+
+    __tablename__ = "browser_session"
+
+    token_hash: str = Field(max_length=64, primary_key=True)
+    username: str = Field(max_length=80, index=True)
+    # The user's token version at sign-in: a deactivation, role change or
+    # password reset ends every browser session too.
+    token_version: int
+    # The synchronizer token every form and htmx request of this session carries.
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class LoginFailure(SQLModel, table=True):

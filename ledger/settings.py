@@ -71,6 +71,18 @@ class Settings(BaseSettings):
         "(imported by the worker and the web process).",
     )
 
+    console_session_hours: float = Field(
+        default=12, gt=0, description="A console sign-in ends this long after it began."
+    )
+    console_idle_minutes: float = Field(
+        default=30, gt=0, description="A console sign-in ends after this long without a request."
+    )
+    console_secure_cookies: bool = Field(
+        default=True,
+        description="Console cookies are sent over HTTPS only (browsers also allow them on "
+        "http://localhost and 127.0.0.1); turn off only behind a trusted plain-HTTP network.",
+    )
+
     def signing_key(self) -> str:
         """The configured key, else one generated once and kept under ./var/."""
         if self.secret_key:

@@ -124,3 +124,7 @@ def client(db):
     app = create_app(db=db, settings=Settings(secret_key=SECRET, database_url="sqlite://"))
     with TestClient(app) as test_client:
         yield test_client
+
+
+# The web console's fixtures (tests/console.py): console_app, as_user.
+from tests.console import as_user, console_app  # noqa: E402, F401

@@ -1,0 +1,56 @@
+"""The console's strings against its catalogues: what is not translated yet.
+
+`python -m api.web.catalogue` lists every string of the console's code and
+templates that a locale has no translation for, as `.po` entries to fill in
+(`make messages`); the test suite fails while any is missing.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import write_po
+
+from api.web.i18n import read_catalogue
+
+WEB = Path(__file__).parent
+METHOD_MAP = [("**.py", "python"), ("templates/**.html", "jinja2")]
+OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n", "newstyle_gettext": "true"}}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+
+
+def used() -> dict[str, list[str]]:
+    """msgid → where it is used (file:line)."""
+    found: dict[str, list[str]] = {}
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+        WEB, METHOD_MAP, OPTIONS, keywords=KEYWORDS
+    ):
+        for text in message if isinstance(message, tuple) else (message,):
+            if text:
+                found.setdefault(text, []).append(f"{filename}:{lineno}")
+    return found
+
+
+def missing(locale: str) -> dict[str, list[str]]:
+    catalogue = read_catalogue(locale)
+    return {text: where for text, where in used().items() if text not in catalogue}
+
+
+def main() -> int:
+    locale = sys.argv[1] if len(sys.argv) > 1 else "zh_CN"
+    todo = missing(locale)
+    catalog = Catalog(locale=locale)
+    for text, where in sorted(todo.items()):
+        catalog.add(
+            text, "", locations=[(w.rsplit(":", 1)[0], int(w.rsplit(":", 1)[1])) for w in where]
+        )
+    write_po(sys.stdout.buffer, catalog, omit_header=True)
+    print(f"# {len(todo)} untranslated for {locale}", file=sys.stderr)
+    return 1 if todo else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
