@@ -27,6 +27,15 @@ def install(app: FastAPI) -> None:
 
 
 def _page_modules():
-    from api.web import admin, money, repairs, requisitions, shipments, stock, warehouse
+    from api.web import (
+        admin,
+        factory,
+        money,
+        repairs,
+        requisitions,
+        shipments,
+        stock,
+        warehouse,
+    )
 
-    return (requisitions, shipments, stock, repairs, warehouse, money, admin)
+    return (requisitions, shipments, stock, repairs, factory, warehouse, money, admin)
