@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format bench bench-http bench-stock bench-cycle bench-parts bench-repairs bench-count bench-settle fuzz clean
+.PHONY: install run test lint format browser-deps messages bench bench-http bench-stock bench-cycle bench-parts bench-repairs bench-count bench-settle fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,29 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-test: lint
+test: lint browser-deps
 	$(BIN)/pytest
+
+# The console's browser tests drive Debian's chromium with a CJK font. As root
+# on Debian they are installed here when missing; elsewhere the tests say what
+# is missing and are skipped (with CI=true they fail instead).
+BROWSER_PACKAGES := chromium fonts-noto-cjk
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q .; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing $(BROWSER_PACKAGES) for the browser tests"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null 2>&1 \
+		|| { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null; } \
+		|| echo "could not install $(BROWSER_PACKAGES): the browser tests will be skipped"; \
+	else \
+		echo "the browser tests need Debian's $(BROWSER_PACKAGES) (run 'make browser-deps' as root)"; \
+	fi
+
+# The console's strings that a catalogue does not translate yet, as .po entries.
+messages: $(STAMP)
+	$(BIN)/python -m api.web.catalogue zh_CN
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -79,4 +100,4 @@ fuzz: $(STAMP)
 	$(BIN)/python bench/fuzz.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) var build .pytest_cache .ruff_cache .hypothesis
