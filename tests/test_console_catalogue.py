@@ -20,11 +20,9 @@ def test_every_console_string_is_translated_into_chinese():
 def test_translations_keep_their_placeholders():
     wrong = []
     for message in i18n.read_catalogue("zh_CN"):
-        if message.id and message.string:
-            if sorted(_PLACEHOLDER.findall(message.id)) != sorted(
-                _PLACEHOLDER.findall(message.string)
-            ):
-                wrong.append(message.id)
+        ids, strings = _PLACEHOLDER.findall(message.id or ""), _PLACEHOLDER.findall(message.string)
+        if message.id and sorted(ids) != sorted(strings):
+            wrong.append(message.id)
     assert wrong == []
 
 
