@@ -121,8 +121,16 @@ def close(session: Session, token: str | None) -> None:
         session.execute(delete(BrowserSession).where(BrowserSession.token_hash == _hash(token)))
 
 
+def tokens_match(expected: str | None, sent: str | None) -> bool:
+    """A constant-time comparison that any text may be fed (bytes: compare_digest
+    refuses non-ASCII str)."""
+    if not expected or not sent:
+        return False
+    return hmac.compare_digest(expected.encode(), sent.encode("utf-8", "surrogatepass"))
+
+
 def csrf_matches(signed_in: SignedIn, sent: str | None) -> bool:
-    return bool(sent) and hmac.compare_digest(signed_in.csrf_token, sent)
+    return tokens_match(signed_in.csrf_token, sent)
 
 
 def set_locale(session: Session, actor: Actor, locale: str) -> str:

@@ -97,10 +97,11 @@ def test_the_language_switch_is_remembered_for_the_user_not_the_browser(as_user)
 def test_signing_out_ends_the_session_for_good(as_user):
     browser = as_user("finance")
     cookie = browser.client.cookies.get("aftersales_session")
+    copied = as_user()  # another browser holding a copy of the cookie
+    copied.client.cookies.set("aftersales_session", cookie)
+    assert copied.client.get("/", follow_redirects=False).status_code == 200
     assert browser.post("/ui/sign-out").status_code == 303
-    replay = Browser(browser.client)
-    browser.client.cookies.set("aftersales_session", cookie, domain="testserver")
-    assert replay.client.get("/", follow_redirects=False).status_code == 303
+    assert copied.client.get("/", follow_redirects=False).status_code == 303
 
 
 def test_a_session_ends_when_idle_or_old_and_when_the_user_is_deactivated(as_user, console_app, db):
@@ -131,3 +132,29 @@ def test_the_static_files_are_served_locally_and_cacheable(as_user):
     script = browser.client.get("/ui/static/htmx.min.js")
     assert script.status_code == 200 and "htmx" in script.text[:2000]
     assert script.headers.get("cache-control") != "no-store"
+
+
+def test_a_forged_token_of_any_text_is_refused_not_a_server_error(as_user):
+    browser = as_user("sp-a")
+    for forged in ("中文令牌", "x" * 5000, ""):
+        assert (
+            browser.post("/ui/language", {"locale": "en", "csrf_token": forged}).status_code == 403
+        )
+    anonymous = as_user()
+    anonymous.client.get("/ui/sign-in")
+    answer = anonymous.client.post(
+        "/ui/sign-in",
+        data={"username": "sp-a", "password": "a-long-password", "csrf_token": "令牌"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 403
+
+
+def test_signing_in_again_in_the_same_browser_ends_the_session_before(as_user):
+    browser = as_user("sp-a")
+    before = browser.client.cookies.get("aftersales_session")
+    browser.sign_in("sp-b")
+    assert "SP-B" in browser.get("/").text
+    copied = as_user()  # another browser holding the first session's cookie
+    copied.client.cookies.set("aftersales_session", before)
+    assert copied.client.get("/", follow_redirects=False).status_code == 303

@@ -132,7 +132,7 @@ async def sign_in(request: Request):
     expected = request.cookies.get(SIGN_IN_COOKIE)
     locale = reader_locale(request)
     with i18n.speaking(locale):
-        if not expected or not isinstance(sent, str) or not secrets.compare_digest(expected, sent):
+        if not browser_sessions.tokens_match(expected, sent if isinstance(sent, str) else None):
             return _sign_in_page(
                 request,
                 next_url=next_url,
@@ -173,7 +173,10 @@ async def sign_in(request: Request):
     now = request.app.state.clock()
     db = request.app.state.db
 
+    previous = request.cookies.get(SESSION_COOKIE)
+
     def _open(session):
+        browser_sessions.close(session, previous)  # a sign-in replaces this browser's session
         token = browser_sessions.open_session(
             session, done.actor.username, done.token_version, lifetime=lifetime, now=now
         )
