@@ -10,7 +10,6 @@ import pytest
 from ledger import users
 from ledger.policy import SYSTEM
 from ledger.types import utcnow
-from tests.console import Browser
 
 ROLES = {
     "sp-a": ("服务网点", "待签收的发货"),
