@@ -174,7 +174,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Default: AFTERSALES_PORT")] = None,
     workers: Annotated[int | None, typer.Option(help="Default: AFTERSALES_WORKERS")] = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    """Serve the web console (at /) and the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
 
     settings = get_settings()
