@@ -157,3 +157,13 @@ def test_signing_in_again_in_the_same_browser_ends_the_session_before(as_user):
     copied = as_user()  # another browser holding the first session's cookie
     copied.client.cookies.set("aftersales_session", before)
     assert copied.client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_a_refused_read_is_an_error_page_with_the_readers_menu(as_user):
+    browser = as_user("sp-a")
+    answer = browser.get("/ui/stock?location=SP-B")  # its own point only, whatever is typed
+    assert answer.status_code == 200 and "SP-A" in answer.text
+    clerk = as_user("clerk")
+    missing = clerk.get("/ui/stock?location=NOWHERE")
+    assert missing.status_code == 404
+    assert "今日工作" in missing.text  # the menu is there: a page, not a crash

@@ -29,6 +29,17 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 
+
+def _word(value) -> str:
+    """An enum value (a state, a kind) in the reader's language; untranslated
+    (English), its words: `partly_received` reads "partly received"."""
+    if value is None:
+        return ""
+    text = str(value)
+    said = i18n.gettext(text)
+    return said.replace("_", " ") if said == text else said
+
+
 environment = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(["html"]),
@@ -44,8 +55,7 @@ environment.filters.update(
     day=i18n.day,
     moment=i18n.moment,
     percent=i18n.percent,
-    # An enum value or code word shown in the reader's language (api/web/words.py).
-    word=lambda value: i18n.gettext(str(value)) if value is not None else "",
+    word=lambda value: _word(value),
 )
 
 

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 
-from api.web import i18n, render
+from api.web import i18n, pages, render
 from api.web.i18n import N_
 from api.web.problems import explain
 from ledger.browser_sessions import LOCALES
@@ -76,16 +76,14 @@ _STATUS = {
 
 
 def error_page(request: Request, status: int, title: str, detail: str) -> Response:
+    me = getattr(request.state, "me", None)
+    context = {"title": title, "detail": detail, "status": status}
+    if me is not None:
+        return pages.page(request, me, "error.html", status_code=status, **context)
     return render.html(
         request,
         "error.html",
-        {
-            "me": getattr(request.state, "me", None),
-            "locale": reader_locale(request),
-            "title": title,
-            "detail": detail,
-            "status": status,
-        },
+        {"me": None, "locale": reader_locale(request), **context},
         status_code=status,
     )
 
