@@ -345,3 +345,23 @@ def test_the_pages_speak_english_when_asked(as_user):
     page = b.get("/ui/admin/parts")
     assert "Standard cost" in page.text and "¥100.00" in page.text
     assert "Served by" in b.get("/ui/admin/locations").text
+
+
+def test_lists_page_on_the_server_and_htmx_gets_only_the_table(as_user, monkeypatch):
+    monkeypatch.setattr("api.web.admin.PAGE", 2)
+    b = as_user("admin")
+    first = b.get("/ui/admin/parts?active=true")
+    assert "P-BATT" in first.text and "P-BOARD" in first.text and "P-LCD" not in first.text
+    assert "/ui/admin/parts?active=true&amp;after=P-BOARD" in first.text
+    second = b.get("/ui/admin/parts?active=true&after=P-BOARD", headers={"HX-Request": "true"})
+    assert "<html" not in second.text and 'data-testid="parts"' in second.text
+    assert "P-LCD" in second.text and "P-OLD" not in second.text  # inactive
+    users_page = b.get("/ui/admin/users?role=approver", headers={"HX-Request": "true"})
+    assert "approver1" in users_page.text and "clerk" not in users_page.text
+
+
+def test_a_point_sees_no_other_points_location(as_user):
+    b = as_user("sp-a")
+    assert b.get("/ui/admin/locations/SP-B").status_code == 404
+    assert b.get("/ui/admin/locations/SP-A").status_code == 200
+    assert b.get("/ui/admin/history").status_code == 403

@@ -147,7 +147,7 @@ def _flag(form: FormData, name: str) -> bool:
 def _codes(form: FormData, name: str) -> list[str]:
     """A list of codes typed with spaces or commas between them."""
     raw = forms.text(form, name) or ""
-    return [c for c in raw.replace(",", " ").replace("，", " ").split() if c]
+    return [c.upper() for c in raw.replace(",", " ").replace("，", " ").split() if c]
 
 
 def _day(form: FormData, name: str) -> date:
@@ -267,7 +267,7 @@ def new_part(request: Request, me: Me):
 def create_part(request: Request, me: Me, form: Form):
     def work(session):
         return parts.create_part(
-            session, me.actor, forms.text(form, "sku") or "",
+            session, me.actor, (forms.text(form, "sku") or "").upper(),
             name_zh=forms.text(form, "name_zh") or "", name_en=forms.text(form, "name_en") or "",
             category=forms.text(form, "category") or "",
             warranty_class=forms.text(form, "warranty_class") or "",
@@ -723,13 +723,14 @@ def history_page(
     me: Me,
     kind: str | None = None,
     code: str | None = None,
-    before: int | None = None,
+    before: str | None = None,
 ):
     chosen = kind if kind in KINDS else None
+    cursor = int(before) if before and before.isdigit() and len(before) < 19 else None
     filters = {"kind": chosen or "", "code": _clean(code) or ""}
     with _db(request).reading() as session:
         recorded = changes.list_changes(
-            session, me.actor, entity=chosen, key=filters["code"] or None, before=before,
+            session, me.actor, entity=chosen, key=filters["code"] or None, before=cursor,
             limit=PAGE,
         )  # fmt: skip
     next_url = (
