@@ -17,7 +17,8 @@ from sqlalchemy import JSON, Column, Index, select
 from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 
-from ledger.models import BigId
+from ledger.models import BigId, Role
+from ledger.policy import Actor, require_role
 from ledger.types import UTCDateTime, utcnow
 
 
@@ -95,4 +96,32 @@ def changes_of(
     )
     if after is not None:
         stmt = stmt.where(MasterDataChange.id > after)
+    return [ChangeView.model_validate(c) for c in session.scalars(stmt)]
+
+
+def list_changes(
+    session: Session,
+    actor: Actor,
+    *,
+    entity: str | Sequence[str] | None = None,
+    key: str | None = None,
+    before: int | None = None,
+    limit: int = 100,
+) -> list[ChangeView]:
+    """Every recorded change of master data, newest first, a page at a time
+    (`before`: the last id of the previous page), optionally of some entities
+    and of one code (admin)."""
+    require_role(actor, Role.ADMIN)
+    stmt = (
+        select(MasterDataChange)
+        .order_by(MasterDataChange.id.desc())
+        .limit(max(1, min(limit, 1000)))
+    )
+    if entity is not None:
+        entities = [entity] if isinstance(entity, str) else list(entity)
+        stmt = stmt.where(MasterDataChange.entity.in_(entities))
+    if key is not None:
+        stmt = stmt.where(MasterDataChange.key == key)
+    if before is not None:
+        stmt = stmt.where(MasterDataChange.id < before)
     return [ChangeView.model_validate(c) for c in session.scalars(stmt)]
