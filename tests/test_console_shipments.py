@@ -63,6 +63,7 @@ def test_a_point_sees_what_is_on_its_way_and_receives_it_short(as_user, db):
 
     page = b.get(f"/ui/shipments/{number}")
     assert page.status_code == 200
+    assert "<td>发货</td>" in page.text  # its history: shipped by the clerk
     assert 'data-testid="receive-form"' in page.text
     assert 'name="received_1" value="4"' in page.text  # defaults to the quantity shipped
     assert 'name="received_2" value="10"' in page.text
@@ -195,6 +196,8 @@ def test_a_point_returns_defective_parts_and_cannot_return_more_than_it_holds(as
     )  # fmt: skip
     assert too_many.status_code == 409
     assert "P-BATT" in too_many.text and 'name="quantity_2" value="3"' in too_many.text
+    row = re.search(r'name="quantity_2".*?</tr>', too_many.text, re.S).group(0)
+    assert "SP-A:DEFECTIVE:P-BATT" in row  # the service's refusal beside the line it is about
     assert pn.balance(db, "SP-A:DEFECTIVE:P-BATT") == 2
 
     sent = b.post("/ui/returns", {"defective": "yes", "sku_1": "P-BATT", "quantity_1": "2"})

@@ -47,7 +47,7 @@ WORDS = (
     N_("issue"), N_("transfer"), N_("return"), N_("defective"), N_("factory"),
     N_("in_transit"), N_("received"), N_("open"), N_("found"), N_("lost"),
     N_("short"), N_("over"), N_("receive"), N_("resolve"), N_("factory_ship"),
-    N_("factory_confirm"),
+    N_("factory_confirm"), N_("ship"),
 )  # fmt: skip
 
 STAFF = (Role.WAREHOUSE_CLERK, Role.ADMIN)
