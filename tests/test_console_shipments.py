@@ -110,6 +110,14 @@ def test_a_stale_receipt_form_gets_the_services_409_and_changes_nothing(as_user,
     assert stale.status_code == 409
     assert "已有他人处理了此单据" in stale.text
     assert "in_transit" in stale.text  # the service's own words: receiving only when in transit
+    partial = second.post(
+        f"/ui/shipments/{number}/receive",
+        {"received_1": "2", "received_2": "5"},
+        headers={"HX-Request": "true"},
+    )
+    assert partial.status_code == 409 and "<html" not in partial.text
+    assert 'data-testid="receive-form"' not in partial.text  # the lines as received instead
+    assert 'data-testid="shipment-lines"' in partial.text
     view = shipment(db, number)
     assert [(ln.received, ln.short) for ln in view.lines] == [(4, 0), (10, 0)]
     assert view.discrepancies == []
@@ -356,6 +364,11 @@ def test_an_unknown_number_is_a_404_page(as_user, path):
 def test_start_pages_link_the_discrepancies(as_user):
     for username in ("clerk", "finance", "sp-a"):
         assert 'href="/ui/discrepancies"' in as_user(username).get("/").text
+
+
+def test_a_list_cursor_that_is_no_number_is_told(as_user):
+    answer = as_user("clerk").get("/ui/shipments?after=nonsense")
+    assert answer.status_code == 422 and "SH-000001" in answer.text
 
 
 def test_the_lists_page_on_the_server(as_user, db):

@@ -92,7 +92,7 @@ def _error_page(request, me, error: LedgerError):
 
 def _list_page(request, me, full, partial, **context):
     template = partial if render.is_htmx(request) else full
-    status = 404 if context.get("problem") else 200
+    status = 422 if context.get("problem") else 200  # a filter the service refused
     return page(request, me, template, status_code=status, **context)
 
 
