@@ -17,12 +17,12 @@ from sqlalchemy import update
 
 from api.app import create_app
 from ledger import jobs, services
-from ledger.journal import EntryIn, PostingIn
-from ledger.policy import SYSTEM
 from ledger.catalog.locations import Location
+from ledger.journal import EntryIn, PostingIn
 from ledger.money import accruals, credit, deposits, settlement, statements
 from ledger.parts import requisitions
 from ledger.parts.requisitions import LineIn
+from ledger.policy import SYSTEM
 from ledger.settings import Settings
 from tests import parts_network as pn
 from tests.tokens import SECRET
@@ -161,9 +161,7 @@ def test_a_refund_below_the_stock_held_is_refused_and_htmx_gets_only_the_form(as
     assert _ledger(app_db, "SP-A").position.deposit == pn.DEPOSIT - 20_000_000
 
 
-def test_an_amount_with_three_decimals_is_422_beside_the_field_and_nothing_written(
-    as_user, app_db
-):
+def test_an_amount_with_three_decimals_is_422_beside_the_field_and_nothing_written(as_user, app_db):
     f = as_user("finance")
     before = len(_ledger(app_db, "SP-A").movements)
     answer = f.post("/ui/deposits/SP-A/receipts", {"amount": "12.345", "method": "cash"})
@@ -205,6 +203,9 @@ def test_the_credit_report_filters_sorts_pages_and_downloads(as_user, app_db):
     flipped = f.get("/ui/credit?sort=exposure", headers=HX)
     assert "<html" not in flipped.text and _points(flipped.text)[-1] == "SP-B"
     assert "/ui/credit?sort=exposure&amp;descending=true" in flipped.text
+    last_page = f.get("/ui/credit?offset=2")
+    assert _points(last_page.text) == ["SP-OFF"] and 'rel="prev"' in last_page.text
+    assert 'rel="next"' not in last_page.text
     sheet = f.get("/ui/credit/report.xlsx?status=active")
     assert sheet.status_code == 200 and "attachment" in sheet.headers["content-disposition"]
     rows = list(openpyxl.load_workbook(io.BytesIO(sheet.content)).active.values)
@@ -331,8 +332,12 @@ def test_a_statement_downloads_and_is_marked_signed_back_once(as_user, app_db):
     # the point sees its statement signed back on its money page, and downloads it
     a = as_user("sp-a")
     own = a.get("/ui/money")
-    assert f'data-testid="statement-{month}"' in own.text and 'data-testid="signed-back"' in own.text
+    assert (
+        f'data-testid="statement-{month}"' in own.text and 'data-testid="signed-back"' in own.text
+    )
     assert a.get(f"/ui/statements/{month}/SP-A/xlsx").status_code == 200
+    b_list = as_user("sp-b").get(f"/ui/statements?month={month}")
+    assert 'data-testid="statement-SP-B"' in b_list.text and "SP-A" not in b_list.text
     assert a.post(f"/ui/statements/{month}/SP-B/signed-back").status_code in (403, 404)
 
 

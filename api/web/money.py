@@ -72,6 +72,7 @@ def _get(path: str):
 def _post(path: str):
     return lambda handler: router.post(path)(_error_pages(handler))
 
+
 PAGE = 50
 MONTHS_SHOWN = 12
 
