@@ -103,6 +103,9 @@ def test_another_point_never_sees_it_and_its_urls_answer_not_found(as_user, app_
     own = b.get("/ui/money")
     assert own.status_code == 200 and "SP-B" in own.text
     assert "SP-A" not in own.text and "¥1,999,000.00" not in own.text
+    deposit = b.get("/ui/deposits")  # its own deposit ledger, without finance's forms
+    assert deposit.status_code == 200 and "SP-B" in deposit.text
+    assert 'data-testid="receipt-form"' not in deposit.text
     for url in ("/ui/money?point=SP-A", "/ui/deposits?point=SP-A",
                 f"/ui/statements/{_last_month(app_db)}/SP-A/xlsx",
                 f"/ui/statements/{_last_month(app_db)}/SP-A"):  # fmt: skip

@@ -566,6 +566,7 @@ def _statements_page(
             closed = periods.view(session).closed_through
             first = closed.replace(day=1) if closed else _last_month(session)
         chosen = _month_of(first)
+        own = own_point(session, me.actor)
         filters = {"month": chosen, "late": _bool(late), "signed_back": _bool(signed_back)}
         items = statements.list_statements(
             session, me.actor, chosen, late=filters["late"], signed_back=filters["signed_back"],
@@ -580,7 +581,7 @@ def _statements_page(
     template = "money/_statements_table.html" if render.is_htmx(request) and not problem else (
         "money/statements.html")  # fmt: skip
     return page(
-        request, me, template, items=items, filters=filters, month=chosen, here=here,
+        request, me, template, items=items, filters=filters, month=chosen, here=here, own=own,
         next_url=next_url, first_url=here if after else None, problem=problem,
         status_code=status_code,
     )  # fmt: skip
