@@ -265,6 +265,7 @@ def _settle_last_month(f, db) -> str:
     page = f.get(f"/ui/settlement/{month}")
     job = re.search(r'id="job-(JB-\d+)"', page.text).group(1)
     assert 'hx-trigger="every 1s"' in page.text and 'data-status="queued"' in page.text
+    assert f'hx-get="/ui/jobs/{job}?reload=true"' in page.text
     _run_job(db, job)
     return month, job
 
@@ -278,6 +279,10 @@ def test_last_month_is_settled_through_the_page_and_followed_to_its_end(as_user,
     assert "<html" not in done.text and 'data-status="succeeded"' in done.text
     assert "hx-trigger" not in done.text  # the polling stops
     assert 'data-testid="job-result"' in done.text
+    # polled from the month's page, the ended job reloads it (its figures are the result's)
+    assert "HX-Refresh" not in done.headers
+    reloads = f.get(f"/ui/jobs/{job}?reload=true", headers=HX)
+    assert reloads.headers["HX-Refresh"] == "true"
     with app_db.reading() as s:
         made = statements.list_statements(s, pn.actor(app_db, "finance"), month)
         assert settlement.get(s, pn.actor(app_db, "finance"), month).state == "settled"

@@ -90,6 +90,7 @@ WORDS = (
 )  # fmt: skip
 
 METHODS = [m.value for m in Method]
+LIVE = (jobs.JobStatus.QUEUED, jobs.JobStatus.RUNNING)  # a job still to be polled
 SORTS = [
     (ReportSort.POINT, N_("Point")),
     (ReportSort.DEPOSIT, N_("Deposit")),
@@ -476,6 +477,7 @@ def _month_page(
         calendar = periods.view(session)
     return page(
         request, me, "money/month.html", month=month, view=view, job=job, history=history,
+        reload_when_done=True,
         calendar=calendar, problem=problem, failed_form=failed_form, status_code=status_code,
     )  # fmt: skip
 
@@ -531,11 +533,17 @@ def reopen_month(request: Request, me: Me, form: Form, month: str):
 
 
 @_get("/ui/jobs/{number}")
-def job_view(request: Request, me: Me, number: str):
+def job_view(request: Request, me: Me, number: str, reload: str | None = None):
+    """A job's progress; polled by htmx. `reload`: the page around the
+    fragment (a month's settlement) reloads once the job has ended, so its
+    figures show the result."""
     with request.app.state.db.reading() as session:
         job = jobs.get_job(session, number, me.actor, stale_after=_stale_after(request))
-    template = "money/_job.html" if render.is_htmx(request) else "money/job.html"
-    return page(request, me, template, job=job)
+    if not render.is_htmx(request):
+        return page(request, me, "money/job.html", job=job)
+    ended = job.status not in LIVE
+    headers = {"HX-Refresh": "true"} if ended and _bool(reload) else None
+    return page(request, me, "money/_job.html", job=job, headers=headers)
 
 
 @_post("/ui/jobs/{number}/resume")
