@@ -53,6 +53,7 @@ MENUS: dict[Role, tuple[Link, ...]] = {
         Link(N_("Locations"), "/ui/admin/locations"),
         Link(N_("Approval levels"), "/ui/admin/approval-levels"),
         Link(N_("Users"), "/ui/admin/users"),
+        Link(N_("Settlement"), "/ui/settlement"),
         Link(N_("Change history"), "/ui/admin/history"),
     ),
     Role.PLANNER: (
