@@ -12,7 +12,8 @@ from datetime import timedelta
 
 import pytest
 
-from ledger.parts import repairs
+from ledger.parts import receiving, repairs
+from ledger.parts.requisitions import LineIn
 from tests import parts_network as pn
 
 NUMBER = re.compile(r"/ui/repairs/(RP-[0-9]+)")
@@ -229,3 +230,40 @@ def test_the_pages_speak_english_when_asked(as_user, today, stocked):
     page = b.get(f"/ui/repairs/{number}")
     assert "Reverse the write-off" in page.text and "in warranty until" in page.text
     assert "Write off the parts" in b.get("/ui/repairs/new").text
+
+
+def test_a_reversal_is_refused_with_the_services_words_once_the_core_has_shipped(
+    as_user, db, today, stocked
+):
+    b = as_user("sp-a")
+    number = written_off(b, today)
+    point = pn.actor(db, "sp-a")
+    db.transact(
+        lambda s: receiving.return_parts(
+            s,
+            point,
+            lines=[LineIn(sku="P-LCD", quantity=1)],
+            defective=True,
+            courier="SF",
+            tracking_number="SF1",
+        )
+    )
+    refused = b.post(f"/ui/repairs/{number}/reverse", {"reason": "wrong handset"})
+    assert refused.status_code == 409
+    assert "cannot be reversed" in refused.text and 'data-testid="reverse-form"' in refused.text
+    assert "wrong handset" in refused.text  # the reason typed is kept
+    assert pn.balance(db, "SP-A:STOCK:P-LCD") == 4
+    assert [r.state.value for r in standing(db)] == ["written_off"]
+
+
+def test_the_form_over_htmx_swaps_only_itself_and_redirects_on_success(as_user, db, today, stocked):
+    b = as_user("sp-a")
+    htmx = {"HX-Request": "true"}
+    line = b.get("/ui/repairs/new/line", headers=htmx)
+    assert line.status_code == 200 and line.text.lstrip().startswith("<tr")
+    refused = b.post("/ui/repairs/new", in_warranty(today, category="F"), headers=htmx)
+    assert refused.status_code == 422 and "<html" not in refused.text
+    assert refused.text.lstrip().startswith("<form") and "WH, not F" in refused.text
+    done = b.post("/ui/repairs/new", in_warranty(today), headers=htmx)
+    assert done.status_code == 200 and NUMBER.search(done.headers["HX-Redirect"])
+    assert len(standing(db)) == 1
