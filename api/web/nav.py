@@ -32,6 +32,7 @@ MENUS: dict[Role, tuple[Link, ...]] = {
         Link(N_("Inbound"), "/ui/inbound"),
         Link(N_("Discrepancies"), "/ui/discrepancies"),
         Link(N_("Factory returns"), "/ui/factory-returns"),
+        Link(N_("Defective stock"), "/ui/defective-stock"),
         Link(N_("Stock counts"), "/ui/counts"),
         Link(N_("Stock"), "/ui/stock"),
     ),
