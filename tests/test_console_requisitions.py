@@ -260,3 +260,62 @@ def test_in_english_too(as_user, stocked):
     page = sp.get(f"/ui/requisitions/{number}").text
     assert "Submit for approval" in page and "draft" in page
     assert "Save draft" in sp.get("/ui/requisitions/new").text
+
+
+def test_a_point_cancels_with_a_reason_and_the_reservation_goes_back(as_user, db, stocked):
+    sp = as_user("sp-a")
+    number = _raise(sp, [("P-LCD", 3)])
+    assert as_user("approver1").post(f"/ui/requisitions/{number}/approve").status_code == 303
+    assert balance(db, "RW-S:RESERVED:P-LCD") == 3
+    assert 'data-testid="cancel"' in sp.get(f"/ui/requisitions/{number}").text
+    answer = sp.post(f"/ui/requisitions/{number}/cancel", {"reason": "repaired another way"})
+    assert answer.status_code == 303
+    view = _view(db, "sp-a", number)
+    assert view.state is State.CANCELLED and view.history[-1].reason == "repaired another way"
+    assert balance(db, "RW-S:RESERVED:P-LCD") == 0 and balance(db, "RW-S:STOCK:P-LCD") == 50
+
+
+def test_beyond_the_approvers_limits_it_is_escalated_to_the_next_level(as_user, db, stocked):
+    number = _raise(as_user("sp-a"), [("P-LCD", 25)])  # 25 units: beyond L1's 20
+    first = as_user("approver1")
+    assert number not in first.get("/ui/requisitions?awaiting=within").text
+    assert number in first.get("/ui/requisitions?awaiting=above").text
+    refused = first.post(f"/ui/requisitions/{number}/approve")
+    assert refused.status_code == 403 and 'data-testid="problem"' in refused.text
+    assert _view(db, "admin", number).state is State.SUBMITTED
+    assert first.post(f"/ui/requisitions/{number}/escalate", {"reason": "big"}).status_code == 303
+    second = as_user("approver2")
+    assert number in second.get("/ui/requisitions?awaiting=within").text
+    assert second.post(f"/ui/requisitions/{number}/approve").status_code == 303
+    assert _view(db, "admin", number).approved_quantity == 25
+
+
+def test_with_htmx_a_refused_form_comes_back_alone_with_its_problem(as_user, db, stocked):
+    sp = as_user("sp-a")
+    answer = sp.post(
+        "/ui/requisitions/new",
+        {"lines[0].sku": "P-LCD", "lines[0].quantity": "0", "action": "submit"},
+        headers={"HX-Request": "true"},
+    )
+    assert answer.status_code == 422
+    assert "<html" not in answer.text and 'data-testid="requisition-form"' in answer.text
+    assert 'value="P-LCD"' in answer.text and 'role="alert"' in answer.text
+    ok = sp.post(
+        "/ui/requisitions/new",
+        {"lines[0].sku": "P-LCD", "lines[0].quantity": "2", "action": "submit"},
+        headers={"HX-Request": "true"},
+    )
+    assert ok.status_code == 200 and ok.headers["HX-Redirect"].startswith("/ui/requisitions/RQ-")
+    assert _all(db)[0].state is State.SUBMITTED
+
+
+def test_a_clerk_cannot_ship_more_than_is_left_and_sees_it_on_the_line(as_user, db, stocked):
+    number = _raise(as_user("sp-a"), [("P-LCD", 4)])
+    as_user("approver1").post(f"/ui/requisitions/{number}/approve")
+    clerk = as_user("clerk")
+    answer = clerk.post(f"/ui/requisitions/{number}/issue", {"lines[0].quantity": "9"})
+    assert answer.status_code == 422 and 'class="field-problem"' in answer.text
+    assert 'value="9"' in answer.text  # what was typed stays in the form
+    bad = clerk.post(f"/ui/requisitions/{number}/issue", {"lines[0].quantity": "abc"})
+    assert bad.status_code == 422 and "“abc”不是整数" in bad.text
+    assert _view(db, "admin", number).shipments == []
