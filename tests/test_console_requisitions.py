@@ -4,7 +4,9 @@ number, a stale form, a double post, a bad number)."""
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 
 import pytest
 
@@ -122,6 +124,13 @@ def test_the_clerk_issues_with_a_courier_and_a_double_post_ships_once(as_user, d
     assert 'data-testid="issue-form"' in page.text and 'value="4"' in page.text
     picks = clerk.get(f"/ui/requisitions/{number}/pick-list")
     assert picks.status_code == 200 and "P-BATT" in picks.text and ">10<" in picks.text
+    sheet = clerk.get(f"/ui/requisitions/{number}/pick-list.xlsx")
+    assert sheet.status_code == 200 and sheet.headers["content-disposition"].startswith(
+        "attachment"
+    )
+    with zipfile.ZipFile(io.BytesIO(sheet.content)) as book:
+        strings = book.read("xl/sharedStrings.xml").decode()
+    assert "P-LCD" in strings and "P-BATT" in strings and number in strings
 
     form = {"lines[0].quantity": "4", "lines[1].quantity": "6", "courier": "SF Express",
             "tracking_number": "SF123"}  # fmt: skip

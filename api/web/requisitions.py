@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import Response
 
+from api import pick_lists
 from api.web import forms, i18n, render
 from api.web.home import own_point
 from api.web.i18n import N_
@@ -503,9 +504,21 @@ def pick_list(request: Request, me: Me, number: str) -> Response:
             rq = requisitions.get(session, me.actor, number.strip().upper())
         except LedgerError as error:
             return _error_page(request, me, error)
-    lines = [
-        (line, (line.approved or 0) - line.shipped)
-        for line in rq.lines
-        if (line.approved or 0) - line.shipped > 0
-    ]
+    by_no = {line.line_no: line for line in rq.lines}
+    lines = [(by_no[line_no], units) for line_no, _, _, units in pick_lists.to_pick(rq)]
     return page(request, me, "requisitions/pick_list.html", rq=rq, lines=lines)
+
+
+@router.get("/ui/requisitions/{number}/pick-list.xlsx")
+def pick_list_xlsx(request: Request, me: Me, number: str) -> Response:
+    """The same pick list as a spreadsheet to download."""
+    with request.app.state.db.reading() as session:
+        try:
+            rq = requisitions.get(session, me.actor, number.strip().upper())
+        except LedgerError as error:
+            return _error_page(request, me, error)
+    return Response(
+        pick_lists.workbook(rq),
+        media_type=pick_lists.MEDIA_TYPE,
+        headers={"Content-Disposition": pick_lists.content_disposition(rq)},
+    )
