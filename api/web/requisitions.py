@@ -243,8 +243,9 @@ def _new_page(
 
 
 @router.get("/ui/requisitions/new")
-def new_page(request: Request, me: Me, rows: int = NEW_ROWS):
-    return _new_page(request, me, count=max(1, min(rows, MAX_LINES)))
+def new_page(request: Request, me: Me, rows: str = ""):
+    count = int(rows) if rows.isdigit() and len(rows) < 5 else NEW_ROWS
+    return _new_page(request, me, count=max(1, min(count, MAX_LINES)))
 
 
 @router.post("/ui/requisitions/new")
