@@ -48,7 +48,7 @@ from ledger.catalog.parts import Part, standard_costs_on
 from ledger.codes import account_code
 from ledger.errors import BeyondApprovalLimit, InvalidInput, InvalidState, NotFound
 from ledger.journal import EntryIn, PostingIn
-from ledger.models import Commodity, Holder, HolderKind, Role
+from ledger.models import Account, Commodity, Holder, HolderKind, Purpose, Role
 from ledger.money import credit, termination
 from ledger.parts import approval, shipments
 from ledger.parts import documents as docs
@@ -287,8 +287,10 @@ def list_requisitions(
     to_ship: bool = False,
     after: str | None = None,
     limit: int = 100,
+    descending: bool = False,
 ) -> list[RequisitionSummary]:
-    """Requisitions, oldest first (a queue is worked from its oldest).
+    """Requisitions, oldest first (a queue is worked from its oldest), or
+    newest first with `descending` (`after` then pages on to older ones).
     `awaiting` is the caller's approval queue: submitted requisitions within
     both of their limits (and not escalated past their level), or above.
     `to_ship` is the warehouse's: approved units not shipped yet."""
@@ -296,7 +298,7 @@ def list_requisitions(
         select(Requisition, _Requester.code, _Warehouse.code)
         .join(_Requester, _Requester.id == Requisition.requester_holder_id)
         .join(_Warehouse, _Warehouse.id == Requisition.warehouse_holder_id)
-        .order_by(Requisition.id)
+        .order_by(Requisition.id.desc() if descending else Requisition.id)
         .limit(max(1, min(limit, 1000)))
     )
     if not actor.sees_everything:
@@ -328,11 +330,56 @@ def list_requisitions(
             Requisition.state.in_([State.APPROVED.value, State.ISSUED.value]), unshipped.exists()
         )
     if after is not None:
-        stmt = stmt.where(Requisition.id > docs.cursor_id(PREFIX, after, "requisition"))
+        cursor = docs.cursor_id(PREFIX, after, "requisition")
+        stmt = stmt.where(Requisition.id < cursor if descending else Requisition.id > cursor)
     return [
         RequisitionSummary(**_summary(session, rq, requester_code, warehouse_code))
         for rq, requester_code, warehouse_code in session.execute(stmt)
     ]
+
+
+class AvailabilityView(BaseModel):
+    requester: str
+    warehouse: str = Field(description="The warehouse that issues to the requester")
+    available: dict[str, int] = Field(
+        description="Units usable and not promised there (STOCK), per part asked about; "
+        "a SKU that is no part is left out"
+    )
+
+
+def availability(
+    session: Session, actor: Actor, skus: Sequence[str], *, requester: str | None = None
+) -> AvailabilityView:
+    """What the warehouse that issues to `requester` has available of each
+    part in `skus`: what a requisition raised now could be approved from.
+    A service point asks for itself only (it may not read the warehouse's
+    stock view); staff name the requester."""
+    docs.require_roles(actor, "see what a warehouse has available", *REQUESTERS, Role.APPROVER)
+    if len(skus) > MAX_LINES:
+        raise InvalidInput(f"ask about at most {MAX_LINES} parts at once", field="skus")
+    holder, warehouse = _requester(session, actor, requester)
+    wanted = sorted({sku for sku in skus if isinstance(sku, str) and sku})
+    if not wanted:
+        return AvailabilityView(requester=holder.code, warehouse=warehouse.code, available={})
+    parts = session.execute(
+        select(Commodity.code, Commodity.id).where(
+            Commodity.code.in_(wanted), Commodity.kind == "part"
+        )
+    ).all()
+    balances = dict(
+        session.execute(
+            select(Account.commodity_id, Account.balance).where(
+                Account.holder_id == warehouse.id,
+                Account.purpose == Purpose.STOCK.value,
+                Account.commodity_id.in_([cid for _, cid in parts]),
+            )
+        ).all()
+    )
+    return AvailabilityView(
+        requester=holder.code,
+        warehouse=warehouse.code,
+        available={code: balances.get(cid, 0) for code, cid in parts},
+    )
 
 
 # -- writing -----------------------------------------------------------------------
