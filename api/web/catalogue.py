@@ -19,24 +19,28 @@ from api.web.i18n import read_catalogue
 WEB = Path(__file__).parent
 METHOD_MAP = [("**.py", "python"), ("templates/**.html", "jinja2")]
 OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n", "newstyle_gettext": "true"}}
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "NC_": ((1, "c"), 2)}
 
 
-def used() -> dict[str, list[str]]:
-    """msgid → where it is used (file:line)."""
-    found: dict[str, list[str]] = {}
-    for filename, lineno, message, _comments, _context in extract_from_dir(
+def used() -> dict[tuple[str | None, str], list[str]]:
+    """(context, msgid) → where it is used (file:line)."""
+    found: dict[tuple[str | None, str], list[str]] = {}
+    for filename, lineno, message, _comments, context in extract_from_dir(
         WEB, METHOD_MAP, OPTIONS, keywords=KEYWORDS
     ):
         for text in message if isinstance(message, tuple) else (message,):
             if text:
-                found.setdefault(text, []).append(f"{filename}:{lineno}")
+                found.setdefault((context, text), []).append(f"{filename}:{lineno}")
     return found
 
 
-def missing(locale: str) -> dict[str, list[str]]:
+def missing(locale: str) -> dict[tuple[str | None, str], list[str]]:
     catalogue = read_catalogue(locale)
-    return {text: where for text, where in used().items() if text not in catalogue}
+    return {
+        (context, text): where
+        for (context, text), where in used().items()
+        if catalogue.get(text, context=context) is None
+    }
 
 
 def main() -> int:

@@ -46,6 +46,12 @@ def N_(message: str) -> str:
     return message
 
 
+def NC_(context: str, message: str) -> str:
+    """Marks a word whose translation depends on what it describes (`open`: a
+    count under way, a shortage to resolve, an override still good)."""
+    return message
+
+
 def read_catalogue(locale: str) -> Catalog:
     """Every `.po` file of one locale, as one catalogue."""
     merged = Catalog(locale=locale)
@@ -53,7 +59,7 @@ def read_catalogue(locale: str) -> Catalog:
         with po.open("rb") as handle:
             for message in read_po(handle, locale=locale):
                 if message.id and message.string and not message.fuzzy:
-                    merged.add(message.id, message.string)
+                    merged.add(message.id, message.string, context=message.context)
     return merged
 
 
@@ -86,6 +92,10 @@ def speaking(locale: str, zone: ZoneInfo | None = None) -> Iterator[None]:
 
 def gettext(message: str) -> str:
     return translations(current_locale()).gettext(message)
+
+
+def pgettext(context: str, message: str) -> str:
+    return translations(current_locale()).pgettext(context, message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:

@@ -23,7 +23,7 @@ from api import money_sheets, packing
 from api.web import forms, i18n, render
 from api.web.forms import FormProblem
 from api.web.home import own_point
-from api.web.i18n import N_
+from api.web.i18n import N_, NC_
 from api.web.pages import page
 from api.web.problems import Problem, explain, message
 from api.web.route import console_router, safe_next
@@ -77,6 +77,12 @@ PAGE = 50
 MONTHS_SHOWN = 12
 
 # Enum values and code words shown with `| word` (translated in money.po).
+# Words that read otherwise for an override (`open`: still good) and a month.
+CONTEXT_WORDS = (
+    NC_("override", "open"),
+    NC_("period", "close"),
+    NC_("period", "reopen"),
+)
 WORDS = (
     N_("bank_transfer"), N_("cash"), N_("cheque"), N_("online"),
     N_("receipt"), N_("refund"), N_("opening"), N_("payment"), N_("collection"),

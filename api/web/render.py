@@ -30,13 +30,17 @@ SECURITY_HEADERS = {
 }
 
 
-def _word(value) -> str:
-    """An enum value (a state, a kind) in the reader's language; untranslated
-    (English), its words: `partly_received` reads "partly received"."""
+def _word(value, context: str | None = None) -> str:
+    """An enum value (a state, a kind) in the reader's language, in the
+    context of what it describes where that matters (`| word("count")`,
+    marked with `NC_`); untranslated (English), its words: `partly_received`
+    reads "partly received"."""
     if value is None:
         return ""
     text = str(value)
-    said = i18n.gettext(text)
+    said = i18n.pgettext(context, text) if context else text
+    if said == text:
+        said = i18n.gettext(text)
     return said.replace("_", " ") if said == text else said
 
 
@@ -55,12 +59,15 @@ environment.filters.update(
     day=i18n.day,
     moment=i18n.moment,
     percent=i18n.percent,
-    word=lambda value: _word(value),
+    word=_word,
 )
 
 
 def is_htmx(request: Request) -> bool:
-    return request.headers.get("HX-Request") == "true"
+    """htmx asked for a fragment; a boosted link or form (hx-boost) asks for
+    the whole page, which htmx swaps in itself."""
+    headers = request.headers
+    return headers.get("HX-Request") == "true" and headers.get("HX-Boosted") != "true"
 
 
 def new_form_key() -> str:

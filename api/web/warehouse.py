@@ -20,7 +20,7 @@ from fastapi.responses import Response
 
 from api.web import forms, render
 from api.web.home import own_point
-from api.web.i18n import N_, gettext
+from api.web.i18n import N_, NC_, gettext
 from api.web.pages import page
 from api.web.problems import explain, message
 from api.web.route import console_router
@@ -41,6 +41,8 @@ PAGE = 50
 COUNT_LINES = 200
 
 # Enum values and actions shown with `| word`.
+# A count that is open is under way (shown with `| word("count")`).
+COUNT_WORDS = (NC_("count", "open"),)
 WORDS = (
     N_("draft"), N_("submitted"), N_("approved"), N_("partly_received"), N_("received"),
     N_("rejected"), N_("cancelled"), N_("open"),

@@ -168,9 +168,18 @@ class Person:
         self.context.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.failed_call = report.failed
+
+
 @pytest.fixture
-def person(chromium, server) -> Iterator:
-    """person(username) -> a signed-in Person; their browsers close after the test."""
+def person(request, chromium, server) -> Iterator:
+    """person(username) -> a signed-in Person; their browsers close after the
+    test (a failed test leaves each one's last page under build/screenshots/failed/)."""
     made: list[Person] = []
 
     def sign_in(username: str) -> Person:
@@ -181,4 +190,6 @@ def person(chromium, server) -> Iterator:
 
     yield sign_in
     for who in made:
+        if getattr(request.node, "failed_call", False):
+            who.shot(f"{request.node.name}-{who.username}", "failed")
         who.close()

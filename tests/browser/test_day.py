@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import openpyxl
 
@@ -79,7 +79,7 @@ def count_stock(clerk, approver, tmp_path) -> None:
 
     approver.page.goto(f"/ui/counts/{number}")
     approver.page.click("[data-testid=approve-count]")
-    approver.page.wait_for_selector("[data-testid=count-state]:has-text('已审批')")
+    approver.page.wait_for_selector("[data-testid=count-state]:has-text('已批准')")
 
 
 def settle_and_download_a_statement(admin, finance, month: str, point: str, tmp_path) -> None:
@@ -111,12 +111,15 @@ def write_off_a_repair(page, sku: str, today) -> str:
     page.fill("input[name=repair_number]", f"WX-{today:%Y%m%d}-001")
     page.fill("input[name=customer_serial]", "IMEI-86012345678901")
     page.fill("input[name=handset_model]", "X1")
-    page.fill("input[name=fault]", "电池鼓包，无法开机")
+    page.fill("textarea[name=fault]", "电池鼓包，无法开机")
     page.select_option("select[name=part_class]", "battery")
-    page.fill("input[name=manufactured_on]", (today.replace(day=1) - timedelta(days=200)).isoformat())
+    page.fill(
+        "input[name=manufactured_on]", (today.replace(day=1) - timedelta(days=200)).isoformat()
+    )
     page.fill("input[name=purchased_on]", (today - timedelta(days=60)).isoformat())
     page.fill("input[name=reported_on]", today.isoformat())
-    page.locator("input[name=fault]").click()  # leave the dates: the rules answer
+    page.check("input[name=proof_of_purchase]")
+    page.locator("textarea[name=fault]").click()  # leave the dates: the rules answer
     # The warranty decision shows as the case is filled in, before anything is written.
     decision = page.wait_for_selector("[data-testid=warranty-decision]")
     assert decision.get_attribute("data-category") in ("WH", "DAP", "DOA")
@@ -127,3 +130,65 @@ def write_off_a_repair(page, sku: str, today) -> str:
     page.wait_for_url(re.compile(r"/ui/repairs/(?!new)"))
     assert page.locator("[data-testid=repair-category]").count() == 1
     return page.url.rsplit("/", 1)[1]
+
+
+def raise_requisition(page, lines: dict[str, int]) -> str:
+    page.goto("/ui/requisitions/new")
+    # Search a part by name and see what the warehouse has, before asking.
+    page.fill("[data-testid=part-search-q]", "电池")
+    page.wait_for_selector("[data-testid=part-result]")
+    rows = page.locator("[data-testid=line]")
+    for i, (sku, quantity) in enumerate(lines.items()):
+        row = rows.nth(i)
+        row.locator("[data-testid=line-sku]").fill(sku)
+        row.locator("[data-testid=line-quantity]").fill(str(quantity))
+        row.locator("[data-testid=line-quantity]").press("Tab")
+        row.locator("[data-testid=line-available]").filter(has_text=WAREHOUSE).wait_for()
+    page.click("[data-testid=submit-requisition]")
+    page.wait_for_url(re.compile(r"/ui/requisitions/RQ-"))
+    assert "已提交" in page.inner_text("[data-testid=state]")
+    return _number(page, "RQ")
+
+
+def approve_in_part(page, number: str, sku: str, units: int) -> None:
+    page.goto(f"/ui/requisitions/{number}")
+    page.wait_for_selector("[data-testid=point-stock]")  # the point's stock beside it
+    form = page.locator("[data-testid=approve-form]")
+    row = form.locator("tr", has_text=sku)
+    row.locator("[data-testid=approve-quantity]").fill(str(units))
+    form.locator("[name=reason]").fill("库存紧张，先批一部分")
+    page.click("[data-testid=approve]")
+    page.wait_for_selector("[data-testid=state]:has-text('已批准')")
+
+
+def ship(page, number: str) -> str:
+    page.goto("/ui/to-ship")
+    page.click(f"text={number}")
+    page.wait_for_url(f"**/ui/requisitions/{number}")
+    with page.expect_download() as download:
+        page.click("[data-testid=pick-list-xlsx]")
+    assert download.value.suggested_filename.endswith(".xlsx")
+    page.fill("[data-testid=issue-form] [name=courier]", "顺丰速运")
+    page.fill("[data-testid=tracking-number]", "SF1234567890")
+    page.click("[data-testid=issue]")
+    page.wait_for_selector("[data-testid=shipments] a")
+    return page.inner_text("[data-testid=shipments] a").strip()
+
+
+def test_one_full_day(person, tmp_path):
+    today = date.today()
+    point, approver, clerk = person("sp0001"), person("approver"), person("clerk")
+    finance, admin = person("finance"), person("admin")
+
+    number = raise_requisition(point.page, {"X1-BATT": 3, "X1-CHGR": 2})
+    approve_in_part(approver.page, number, "X1-CHGR", 1)
+    shipment = ship(clerk.page, number)
+    assert shipment.startswith("SH-")
+    receive_short(point.page, shipment, "X1-BATT")  # two of the three batteries came
+    write_off_a_repair(point.page, "X1-BATT", today)
+    returned = return_defective(point.page, "X1-BATT")
+    clerk.page.goto("/ui/inbound")
+    assert returned in clerk.page.inner_text("main")
+    count_stock(clerk, approver, tmp_path)
+    last_month = (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    settle_and_download_a_statement(admin, finance, last_month, "SP-0001", tmp_path)
