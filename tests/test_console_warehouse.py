@@ -68,7 +68,7 @@ def test_the_clerk_lists_open_orders_and_receives_part_of_one(as_user, db):
     b = as_user("clerk")
     listing = b.get("/ui/purchase-orders?open=true")
     assert listing.status_code == 200
-    assert number in listing.text and "已审批" in listing.text and "¥1,300.00" in listing.text
+    assert number in listing.text and "已批准" in listing.text and "¥1,300.00" in listing.text
     assert number not in b.get("/ui/purchase-orders?state=received").text
 
     shown = b.get(f"/ui/purchase-orders/{number}")
@@ -260,7 +260,7 @@ def test_a_count_from_its_sheet_to_posted_variances(as_user, db):
     assert pn.balance(db, "RW-S:STOCK:P-LCD") == 8
     assert pn.balance(db, "RW-S:STOCK:P-BATT") == 23
     done = approver.get(f"/ui/counts/{number}").text
-    assert "已审批" in done and "approver1" in done
+    assert "已批准" in done and "approver1" in done
     pn.sound(db)
 
 

@@ -26,8 +26,8 @@ from api.web import forms, i18n, render
 from api.web.forms import FormProblem
 from api.web.i18n import N_
 from api.web.pages import page
-from api.web.problems import Problem, explain, message
-from api.web.route import console_router
+from api.web.problems import Problem, message
+from api.web.route import console_router, refusal_page
 from api.web.signin import Form, Me
 from ledger import users
 from ledger.catalog import history as changes
@@ -200,13 +200,7 @@ def _shown(request: Request, me, show):
     try:
         return show()
     except LedgerError as error:
-        with i18n.speaking(me.locale):
-            problem = explain(error)
-        status = forms.status_of(error)
-        return page(
-            request, me, "error.html", title=problem.title, detail=problem.detail,
-            status=status, status_code=status,
-        )  # fmt: skip
+        return refusal_page(request, me, error)
 
 
 def _safe(build):

@@ -30,8 +30,7 @@ from api.web.forms import FormProblem
 from api.web.i18n import N_
 from api.web.pages import page
 from api.web.problems import Problem, explain, message
-from api.web.repairs import error_page
-from api.web.route import console_router
+from api.web.route import console_router, refusal_page
 from api.web.signin import Form, Me
 from ledger.errors import LedgerError
 from ledger.parts import factory
@@ -237,7 +236,7 @@ def _return_page(request, me, number: str, *, problem=None, status=200, typed=No
             shipped = factory.get(session, me.actor, number)
             packed = factory.packing_list(session, me.actor, number)
     except LedgerError as error:
-        return error_page(request, me, error)
+        return refusal_page(request, me, error)
     return page(
         request, me, "factory/return.html", shipped=shipped, packed=packed, problem=problem,
         typed=typed or {}, status_code=status,
@@ -256,7 +255,7 @@ def packing_list_xlsx(request: Request, me: Me, number: str):
         with request.app.state.db.reading() as session:
             listed = factory.packing_list(session, me.actor, number)
     except LedgerError as error:
-        return error_page(request, me, error)
+        return refusal_page(request, me, error)
     return Response(
         content=packing.workbook(listed),
         media_type=packing.MEDIA_TYPE,

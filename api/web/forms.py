@@ -24,33 +24,13 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from api.web import i18n, render
-from api.web.problems import Problem, explain, message
+from api.web.problems import Problem, explain, message, status_of
 from ledger.browser_sessions import SignedIn
 from ledger.errors import LedgerError
 
 T = TypeVar("T")
 
 KEY_MAX = 200
-
-STATUS = {
-    "not-found": 404,
-    "forbidden": 403,
-    "beyond-approval-limit": 403,
-    "too-many-attempts": 429,
-    "invalid-state": 409,
-    "insufficient-balance": 409,
-    "credit-limit-exceeded": 409,
-    "duplicate": 409,
-    "already-reversed": 409,
-    "serial-not-at-source": 409,
-    "back-dated-take": 409,
-    "idempotency-key-taken": 409,
-    "self-lockout": 409,
-}
-
-
-def status_of(error: LedgerError) -> int:
-    return STATUS.get(error.code, 422)
 
 
 class FormProblem(Exception):

@@ -26,7 +26,7 @@ from api.web.home import own_point
 from api.web.i18n import N_, NC_
 from api.web.pages import page
 from api.web.problems import Problem, explain, message
-from api.web.route import console_router, safe_next
+from api.web.route import console_router, refusal_page, safe_next
 from api.web.signin import Form, Me
 from importers import statement_sheets
 from ledger import jobs
@@ -46,21 +46,14 @@ router = console_router()
 
 def _error_pages(handler):
     """A refusal the page does not show beside a form (another point's
-    statement: not found; a role's: forbidden) as an error page with the
-    reader's menu. (ConsoleRoute's own error page renders base.html without
-    the menu a signed-in reader needs.)"""
+    statement: not found; a role's: forbidden) as an error page."""
 
     @functools.wraps(handler)
     def wrapper(*args, **kwargs):
         try:
             return handler(*args, **kwargs)
         except LedgerError as error:
-            request, me = kwargs["request"], kwargs["me"]
-            with i18n.speaking(me.locale):
-                problem = explain(error)
-            status = forms.status_of(error)
-            return page(request, me, "error.html", title=problem.title, detail=problem.detail,
-                        status=status, status_code=status)  # fmt: skip
+            return refusal_page(kwargs["request"], kwargs["me"], error)
 
     return wrapper
 

@@ -38,6 +38,28 @@ TITLES = {
     "too-many-attempts": N_("Too many attempts; wait before trying again"),
 }
 
+# The status a page answers a refusal with (the API's, for the same error).
+STATUS = {
+    "not-found": 404,
+    "forbidden": 403,
+    "beyond-approval-limit": 403,
+    "too-many-attempts": 429,
+    "invalid-state": 409,
+    "insufficient-balance": 409,
+    "credit-limit-exceeded": 409,
+    "duplicate": 409,
+    "already-reversed": 409,
+    "serial-not-at-source": 409,
+    "back-dated-take": 409,
+    "idempotency-key-taken": 409,
+    "self-lockout": 409,
+}
+
+
+def status_of(error: LedgerError) -> int:
+    return STATUS.get(error.code, 422)
+
+
 _LINE_IN_FIELD = re.compile(r"lines?\[(\d+)\]")
 
 

@@ -30,7 +30,7 @@ from api.web.home import own_point
 from api.web.i18n import N_
 from api.web.pages import page
 from api.web.problems import Problem, explain, message
-from api.web.route import console_router
+from api.web.route import console_router, refusal_page
 from api.web.signin import Form, Me
 from ledger.errors import LedgerError
 from ledger.parts import repairs, warranty
@@ -308,25 +308,13 @@ def warranty_decision(request: Request, me: Me, form: Form):
 # -- one repair ---------------------------------------------------------------------
 
 
-def error_page(request: Request, me, error: LedgerError):
-    """The service's refusal as a whole page with the reader's menu (another
-    point's document: not found)."""
-    with i18n.speaking(me.locale):
-        problem = explain(error)
-    status = forms.status_of(error)
-    return page(
-        request, me, "error.html", title=problem.title, detail=problem.detail, status=status,
-        status_code=status,
-    )  # fmt: skip
-
-
 def _repair_page(request: Request, me, number: str, *, problem: Problem | None = None,
                  status: int = 200, reason: str = ""):  # fmt: skip
     try:
         with request.app.state.db.reading() as session:
             repair = repairs.get(session, me.actor, number)
     except LedgerError as error:
-        return error_page(request, me, error)
+        return refusal_page(request, me, error)
     return page(
         request, me, "repairs/repair.html", repair=repair, problem=problem, reason=reason,
         status_code=status, **_choices(),

@@ -20,12 +20,12 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from api import pick_lists
-from api.web import forms, i18n, render
+from api.web import forms, render
 from api.web.home import own_point
 from api.web.i18n import N_
 from api.web.pages import page
 from api.web.problems import Problem, explain
-from api.web.route import console_router
+from api.web.route import console_router, refusal_page
 from api.web.signin import Form, Me
 from ledger.catalog import parts
 from ledger.errors import LedgerError
@@ -363,7 +363,7 @@ def _document(
         try:
             rq = requisitions.get(session, me.actor, number)
         except LedgerError as error:  # another point's number: as if it did not exist
-            return _error_page(request, me, error)
+            return refusal_page(request, me, error)
         if role is Role.APPROVER:
             try:
                 point_stock = stock.location_stock(
@@ -398,16 +398,6 @@ def _document(
         request, me, "requisitions/document.html",
         rq=rq, may=may, left=left, point_stock=point_stock, recent=recent,
         problem=problem, acted=acted, typed=typed_value, status_code=status_code,
-    )  # fmt: skip
-
-
-def _error_page(request: Request, me: SignedIn, error: LedgerError):
-    with i18n.speaking(me.locale):
-        problem = explain(error)
-    status = forms.status_of(error)
-    return page(
-        request, me, "error.html", title=problem.title, detail=problem.detail, status=status,
-        status_code=status,
     )  # fmt: skip
 
 
@@ -504,7 +494,7 @@ def pick_list(request: Request, me: Me, number: str) -> Response:
         try:
             rq = requisitions.get(session, me.actor, number.strip().upper())
         except LedgerError as error:
-            return _error_page(request, me, error)
+            return refusal_page(request, me, error)
     by_no = {line.line_no: line for line in rq.lines}
     lines = [(by_no[line_no], units) for line_no, _, _, units in pick_lists.to_pick(rq)]
     return page(request, me, "requisitions/pick_list.html", rq=rq, lines=lines)
@@ -517,7 +507,7 @@ def pick_list_xlsx(request: Request, me: Me, number: str) -> Response:
         try:
             rq = requisitions.get(session, me.actor, number.strip().upper())
         except LedgerError as error:
-            return _error_page(request, me, error)
+            return refusal_page(request, me, error)
     return Response(
         pick_lists.workbook(rq),
         media_type=pick_lists.MEDIA_TYPE,

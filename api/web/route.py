@@ -18,8 +18,8 @@ from fastapi.routing import APIRoute
 
 from api.web import i18n, pages, render
 from api.web.i18n import N_
-from api.web.problems import explain
-from ledger.browser_sessions import LOCALES
+from api.web.problems import explain, status_of
+from ledger.browser_sessions import LOCALES, SignedIn
 from ledger.errors import LedgerError
 
 SIGN_IN_PATH = "/ui/sign-in"
@@ -67,12 +67,12 @@ def reader_locale(request: Request) -> str:
     return chosen if chosen in LOCALES else i18n.DEFAULT_LOCALE
 
 
-_STATUS = {
-    "not-found": 404,
-    "forbidden": 403,
-    "beyond-approval-limit": 403,
-    "too-many-attempts": 429,
-}
+def refusal_page(request: Request, me: SignedIn | None, error: LedgerError) -> Response:
+    """A service's refusal of a page (another point's document: not found; a
+    role's: forbidden) as an error page with the service's words."""
+    with i18n.speaking(me.locale if me is not None else reader_locale(request)):
+        problem = explain(error)
+        return error_page(request, status_of(error), problem.title, problem.detail)
 
 
 def error_page(request: Request, status: int, title: str, detail: str) -> Response:
@@ -101,10 +101,7 @@ class ConsoleRoute(APIRoute):
                 with i18n.speaking(reader_locale(request)):
                     return error_page(request, 403, i18n._("Refused"), i18n.gettext(EXPIRED_FORM))
             except LedgerError as error:
-                status = _STATUS.get(error.code, 409 if error.code == "invalid-state" else 422)
-                with i18n.speaking(reader_locale(request)):
-                    problem = explain(error)
-                    return error_page(request, status, problem.title, problem.detail)
+                return refusal_page(request, getattr(request.state, "me", None), error)
 
         return console_handler
 

@@ -23,7 +23,7 @@ from api.web.home import own_point
 from api.web.i18n import N_
 from api.web.pages import page
 from api.web.problems import Problem, explain, message
-from api.web.route import console_router
+from api.web.route import console_router, refusal_page
 from api.web.signin import Form, Me
 from ledger.errors import LedgerError
 from ledger.models import Role
@@ -76,18 +76,6 @@ def _next_url(path: str, filters: dict, items: list, limit: int) -> str | None:
         return None
     query = {k: v for k, v in filters.items() if v} | {"after": items[-1].number}
     return f"{path}?{urlencode(query)}"
-
-
-def _error_page(request, me, error: LedgerError):
-    """A document this reader may not see (another point's) or that does not
-    exist: the error page, with the menu (ConsoleRoute's own error page
-    cannot show a signed-in reader's menu)."""
-    problem = explain(error)
-    status = forms.status_of(error)
-    return page(
-        request, me, "error.html", status_code=status, title=problem.title,
-        detail=problem.detail, status=status,
-    )  # fmt: skip
 
 
 def _list_page(request, me, full, partial, **context):
@@ -197,7 +185,7 @@ def _shipment_page(request, me, number: str, *, problem=None, status=200, typed=
         with request.app.state.db.reading() as session:
             context = _shipment_context(session, me, number)
     except LedgerError as error:
-        return _error_page(request, me, error)
+        return refusal_page(request, me, error)
     template = _template(request, "shipments/detail.html", "shipments/_receive_form.html")
     return page(
         request, me, template, status_code=status, problem=problem, typed=typed or {}, **context
@@ -460,7 +448,7 @@ def _discrepancy_page(request, me, number: str, *, form=None, problem=None, stat
         with request.app.state.db.reading() as session:
             view = shipments.get_discrepancy(session, me.actor, number)
     except LedgerError as error:
-        return _error_page(request, me, error)
+        return refusal_page(request, me, error)
     role = me.actor.role
     typed = {
         "outcome": str(form.get("outcome") or "") if form is not None else "",

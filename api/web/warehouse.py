@@ -23,7 +23,7 @@ from api.web.home import own_point
 from api.web.i18n import N_, NC_, gettext
 from api.web.pages import page
 from api.web.problems import explain, message
-from api.web.route import console_router
+from api.web.route import console_router, refusal_page
 from api.web.signin import Form, Me
 from importers import count_sheet
 from ledger.errors import InvalidInput, LedgerError
@@ -64,19 +64,6 @@ def _clean(value: str | None) -> str | None:
 def _code(value: str | None) -> str | None:
     value = _clean(value)
     return value.upper() if value else None
-
-
-def _refused(request: Request, me, error: LedgerError):
-    """The error page of a refused read (another point's count: not found).
-
-    ConsoleRoute's own error page leaves out the signed-in reader's menu, which
-    base.html needs (reported); this page is the same, rendered with it."""
-    problem = explain(error)
-    status = forms.status_of(error)
-    return page(
-        request, me, "error.html", title=problem.title, detail=problem.detail, status=status,
-        status_code=status,
-    )  # fmt: skip
 
 
 def _query_url(path: str, filters: dict, after: str | None) -> str:
@@ -190,7 +177,7 @@ def _po_page(request: Request, me, number: str, *, problem=None, status: int = 2
         with request.app.state.db.reading() as session:
             order = purchasing.get(session, me.actor, number)
     except LedgerError as error:
-        return _refused(request, me, error)
+        return refusal_page(request, me, error)
     template = (
         "warehouse/_receive_form.html"
         if problem is not None and render.is_htmx(request)
@@ -379,7 +366,7 @@ def _count_page(
             else:
                 no_report = None
     except LedgerError as error:
-        return _refused(request, me, error)
+        return refusal_page(request, me, error)
     next_url = None
     if count.next_after is not None:
         next_url = f"/ui/counts/{count.number}?after={count.next_after}"
@@ -410,7 +397,7 @@ def download_sheet(request: Request, me: Me, number: str):
         with request.app.state.db.reading() as session:
             sheet = counts.sheet(session, me.actor, number)
     except LedgerError as error:
-        return _refused(request, me, error)
+        return refusal_page(request, me, error)
     return _download(count_sheet.write_sheet(sheet), sheet.filename)
 
 
@@ -420,7 +407,7 @@ def download_variances(request: Request, me: Me, number: str):
         with request.app.state.db.reading() as session:
             report = counts.variances(session, me.actor, number)
     except LedgerError as error:
-        return _refused(request, me, error)
+        return refusal_page(request, me, error)
     return _download(count_sheet.write_variances(report), count_sheet.variances_filename(report))
 
 
