@@ -20,7 +20,7 @@ from ledger.models import Role
 from ledger.money import credit, periods, statements
 from ledger.parts import counts, purchasing, requisitions, shipments
 from ledger.parts.requisitions import State as RequisitionState
-from ledger.parts.shipments import DiscrepancyState, ShipmentState
+from ledger.parts.shipments import DiscrepancyState, ShipmentKind, ShipmentState
 from ledger.policy import Actor
 
 if TYPE_CHECKING:
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 router = console_router()
 
 PAGE = 100
+# What a warehouse receives besides its purchase orders (factory returns go out).
+INBOUND_KINDS = (ShipmentKind.RETURN, ShipmentKind.DEFECTIVE, ShipmentKind.TRANSFER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,7 @@ def _clerk_tiles(session: Session, actor: Actor) -> tuple[list[Tile], dict]:
     in_transit = shipments.list_shipments(
         session, actor, state=ShipmentState.IN_TRANSIT, limit=PAGE
     )
-    inbound = [s for s in in_transit if s.kind.value != "issue"]
+    inbound = [s for s in in_transit if s.kind in INBOUND_KINDS]
     open_orders = purchasing.list_purchase_orders(session, actor, open_only=True, limit=PAGE)
     open_shortages = shipments.list_discrepancies(
         session, actor, state=DiscrepancyState.OPEN, limit=PAGE

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 
 from api.web import forms, i18n, render
-from api.web.home import own_point
+from api.web.home import INBOUND_KINDS, own_point
 from api.web.i18n import N_
 from api.web.pages import page
 from api.web.problems import Problem, explain, message
@@ -51,7 +51,6 @@ WORDS = (
 )  # fmt: skip
 
 STAFF = (Role.WAREHOUSE_CLERK, Role.ADMIN)
-INBOUND_KINDS = (ShipmentKind.RETURN, ShipmentKind.DEFECTIVE, ShipmentKind.TRANSFER)
 
 
 def _template(request: Request, full: str, partial: str) -> str:
