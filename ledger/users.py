@@ -37,7 +37,12 @@ PASSWORD_MAX = 1024
 
 
 def check_username(username: str) -> str:
-    if not isinstance(username, str) or not _USERNAME.fullmatch(username):
+    # "." and ".." would be path segments in every URL that names the user.
+    if (
+        not isinstance(username, str)
+        or not _USERNAME.fullmatch(username)
+        or not username.strip(".")
+    ):
         raise InvalidInput(
             f"a username has 1 to {USERNAME_MAX} characters, each a letter, digit, "
             "dot, underscore or hyphen",

@@ -360,8 +360,11 @@ def test_lists_page_on_the_server_and_htmx_gets_only_the_table(as_user, monkeypa
     assert "approver1" in users_page.text and "clerk" not in users_page.text
 
 
-def test_a_point_sees_no_other_points_location(as_user):
-    b = as_user("sp-a")
-    assert b.get("/ui/admin/locations/SP-B").status_code == 404
-    assert b.get("/ui/admin/locations/SP-A").status_code == 200
-    assert b.get("/ui/admin/history").status_code == 403
+def test_the_master_data_pages_are_the_administrators_only(as_user):
+    for username in ("sp-a", "clerk", "finance"):
+        b = as_user(username)
+        for path in ("/ui/admin/locations/SP-B", "/ui/admin/parts/P-LCD", "/ui/admin/history"):
+            refused = b.get(path)
+            assert refused.status_code == 403
+            assert "修改" not in refused.text  # no edit form shown
+    assert as_user("admin").get("/ui/admin/parts/P-LCD").status_code == 200

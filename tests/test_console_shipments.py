@@ -108,7 +108,7 @@ def test_a_stale_receipt_form_gets_the_services_409_and_changes_nothing(as_user,
     assert first.post(f"/ui/shipments/{number}/receive", {"received_1": "4", "received_2": "10"})
     stale = second.post(f"/ui/shipments/{number}/receive", {"received_1": "2", "received_2": "5"})
     assert stale.status_code == 409
-    assert "已有他人处理了此单据" in stale.text
+    assert "可能已有他人处理" in stale.text
     assert "in_transit" in stale.text  # the service's own words: receiving only when in transit
     partial = second.post(
         f"/ui/shipments/{number}/receive",

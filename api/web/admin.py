@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import Request
+from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
 from api.web import forms, i18n, render
@@ -34,10 +34,18 @@ from ledger.catalog import history as changes
 from ledger.catalog import locations as loc
 from ledger.catalog import parts
 from ledger.catalog.history import ChangeView
-from ledger.errors import LedgerError, NotFound
+from ledger.errors import Forbidden, LedgerError, NotFound
 from ledger.models import Role
 
-router = console_router()
+
+async def administrators_only(me: Me) -> None:
+    """The master-data pages are the administrator's: another role's reader
+    gets the refusal page (the services refuse their writes in any case)."""
+    if me.actor.role is not Role.ADMIN:
+        raise Forbidden("the master-data pages are for administrators")
+
+
+router = console_router(dependencies=[Depends(administrators_only)])
 
 PAGE = 50
 HISTORY_PAGE = 100
@@ -720,7 +728,7 @@ def history_page(
     before: str | None = None,
 ):
     chosen = kind if kind in KINDS else None
-    cursor = int(before) if before and before.isdigit() and len(before) < 19 else None
+    cursor = int(before) if forms.is_number(before) else None
     filters = {"kind": chosen or "", "code": _clean(code) or ""}
     with _db(request).reading() as session:
         recorded = changes.list_changes(

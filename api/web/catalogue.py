@@ -47,10 +47,9 @@ def main() -> int:
     locale = sys.argv[1] if len(sys.argv) > 1 else "zh_CN"
     todo = missing(locale)
     catalog = Catalog(locale=locale)
-    for text, where in sorted(todo.items()):
-        catalog.add(
-            text, "", locations=[(w.rsplit(":", 1)[0], int(w.rsplit(":", 1)[1])) for w in where]
-        )
+    for (context, text), where in sorted(todo.items(), key=lambda item: str(item[0])):
+        locations = [(w.rsplit(":", 1)[0], int(w.rsplit(":", 1)[1])) for w in where]
+        catalog.add(text, "", locations=locations, context=context)
     write_po(sys.stdout.buffer, catalog, omit_header=True)
     print(f"# {len(todo)} untranslated for {locale}", file=sys.stderr)
     return 1 if todo else 0

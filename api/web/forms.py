@@ -17,6 +17,7 @@ The conventions every page follows:
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -31,6 +32,7 @@ from ledger.errors import LedgerError
 T = TypeVar("T")
 
 KEY_MAX = 200
+CENT = Decimal("0.01")
 
 
 class FormProblem(Exception):
@@ -38,6 +40,12 @@ class FormProblem(Exception):
 
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
+
+
+def is_number(text: str | None, *, digits: int = 18) -> bool:
+    """Plain ASCII digits, not too many: a line number, a row count, a cursor
+    (`str.isdigit` also takes "²", which `int` refuses)."""
+    return bool(text) and len(text) <= digits and text.isascii() and text.isdigit()
 
 
 def key_of(form: FormData) -> str | None:
@@ -77,8 +85,6 @@ def whole_number(
 
 def money_fen(form: FormData, name: str, *, required: bool = True) -> int | None:
     """An amount typed in yuan (12,345.67) as integer fen."""
-    from decimal import Decimal, InvalidOperation
-
     raw = text(form, name)
     if raw is None:
         if required:
@@ -86,10 +92,11 @@ def money_fen(form: FormData, name: str, *, required: bool = True) -> int | None
         return None
     cleaned = raw.replace(",", "").replace("，", "").replace("¥", "").strip()
     try:
-        amount = Decimal(cleaned)
-    except InvalidOperation:
-        amount = None
-    if amount is None or not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
+        amount = Decimal(cleaned) if len(cleaned) <= 40 else None
+        exact = amount is not None and amount.is_finite() and amount == amount.quantize(CENT)
+    except InvalidOperation:  # past Decimal's precision (1e27 yuan and beyond)
+        exact = False
+    if not exact:
         raise FormProblem(
             message(
                 i18n._("“%(value)s” is not an amount in yuan with at most two decimals.")

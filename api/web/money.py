@@ -122,12 +122,23 @@ def _last_month(session: Session) -> date:
     return (today.replace(day=1) - timedelta(days=1)).replace(day=1)
 
 
+FIRST_MONTH = date(2000, 1, 1)  # the calendar's first month (periods.parse_month)
+
+
 def _months_back(last: date, count: int) -> list[date]:
     out, first = [], last
     for _ in range(count):
+        if first < FIRST_MONTH:
+            break
         out.append(first)
         first = (first - timedelta(days=1)).replace(day=1)
     return out
+
+
+def _earlier(last: date) -> str | None:
+    """The month the "earlier" link starts from; None at the calendar's start."""
+    months = _months_back(last, MONTHS_SHOWN + 1)
+    return _month_of(months[-1]) if len(months) > MONTHS_SHOWN else None
 
 
 def _month_or_none(text: str | None) -> date | None:
@@ -218,7 +229,7 @@ def money_page(request: Request, me: Me, point: str | None = None, until: str | 
                 balances=accruals.balances(session, me.actor, code),
                 ledger=deposits.deposit_ledger(session, me.actor, code, limit=PAGE),
                 months=_statements_by_month(session, me.actor, code, last),
-                earlier=_month_of(_months_back(last, MONTHS_SHOWN + 1)[-1]),
+                earlier=_earlier(last),
             )
     return page(request, me, "money/page.html", **context)
 
@@ -456,7 +467,7 @@ def settlement_page(request: Request, me: Me, until: str | None = None):
         calendar = periods.view(session)
         last = _month_or_none(until) or _last_month(session)
         rows = _settlement_rows(session, me.actor, last)
-    earlier = _month_of(_months_back(last, MONTHS_SHOWN + 1)[-1])
+    earlier = _earlier(last)
     return page(request, me, "money/settlement.html", calendar=calendar, rows=rows,
                 earlier=earlier, suggested=rows[0]["month"])  # fmt: skip
 

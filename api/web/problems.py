@@ -30,7 +30,7 @@ TITLES = {
     "idempotency-key-taken": N_("This form was already sent by someone else"),
     "already-reversed": N_("Already reversed"),
     "duplicate": N_("Already exists"),
-    "invalid-state": N_("Someone else has already acted on this"),
+    "invalid-state": N_("Not possible in its current state (someone may have acted on it)"),
     "forbidden": N_("Not allowed for your role"),
     "beyond-approval-limit": N_("Beyond your approval limit"),
     "credit-limit-exceeded": N_("Beyond the point's credit limit"),

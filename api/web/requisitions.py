@@ -244,7 +244,7 @@ def _new_page(
 
 @router.get("/ui/requisitions/new")
 def new_page(request: Request, me: Me, rows: str = ""):
-    count = int(rows) if rows.isdigit() and len(rows) < 5 else NEW_ROWS
+    count = int(rows) if forms.is_number(rows, digits=4) else NEW_ROWS
     return _new_page(request, me, count=max(1, min(count, MAX_LINES)))
 
 
@@ -259,7 +259,7 @@ def create(request: Request, me: Me, form: Form):
         lines = []
         for i, (sku, _) in enumerate(typed):
             quantity = forms.whole_number(_Typed(typed), f"lines[{i}].quantity", line=i + 1)
-            lines.append(LineIn(sku=sku, quantity=quantity))
+            lines.append(LineIn(sku=sku.upper(), quantity=quantity))  # SKUs are upper case
         return requisitions.create(
             session, me.actor, requester=requester, lines=lines, note=note, submit=submit,
             key=forms.key_of(form),
@@ -306,7 +306,7 @@ def line_availability(request: Request, me: Me):
     """What the supplying warehouse has of the SKU typed on a line (htmx)."""
     sku = next(
         (
-            v.strip()
+            v.strip().upper()
             for k, v in request.query_params.multi_items()
             if k == "sku" or k.endswith(".sku")
         ),

@@ -47,7 +47,7 @@ WORDS = (
     N_("draft"), N_("submitted"), N_("approved"), N_("partly_received"), N_("received"),
     N_("rejected"), N_("cancelled"), N_("open"),
     N_("create"), N_("submit"), N_("approve"), N_("reject"), N_("escalate"), N_("cancel"),
-    N_("receive"), N_("enter"), N_("opened"),
+    N_("receive"), N_("enter"), N_("count"), N_("opened"),
 )  # fmt: skip
 
 
@@ -201,7 +201,7 @@ def receive(request: Request, me: Me, form: Form, number: str):
         lines: dict[int, int] = {}
         for name in sorted(typed, key=lambda n: (len(n), n)):
             line_no = name.removeprefix("received_")
-            if not line_no.isdigit():
+            if not forms.is_number(line_no, digits=9):
                 continue
             units = forms.whole_number(form, name, line=int(line_no), required=False)
             if units is not None:
@@ -451,7 +451,7 @@ def enter_counts(request: Request, me: Me, form: Form, number: str):
         for name in sorted(typed, key=lambda n: (len(n), n)):
             line_no = name.removeprefix("counted_")
             sku = forms.text(form, f"sku_{line_no}")
-            if not line_no.isdigit() or sku is None:
+            if not forms.is_number(line_no, digits=9) or sku is None:
                 continue
             units = forms.whole_number(form, name, line=int(line_no), required=False)
             if units is not None:

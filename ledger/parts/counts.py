@@ -309,6 +309,7 @@ def get(
     """A count, its history and a page of its lines in line order."""
     if not 1 <= limit <= MAX_COUNT_LINES:
         raise InvalidInput(f"limit is 1 to {MAX_COUNT_LINES}, not {limit}", field="limit")
+    after = min(max(after, 0), MAX_COUNT_LINES)  # no line lies past the last one
     count = _load(session, actor, count_number, lock=False)
     hidden = _book_hidden(count)
     rows = session.execute(

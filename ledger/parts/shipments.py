@@ -63,6 +63,10 @@ TEXT_MAX = 80
 STAFF = (Role.WAREHOUSE_CLERK, Role.ADMIN)
 
 
+# The longest a shipment is looked back on as late (ten years).
+MAX_DAYS_IN_TRANSIT = 3650
+
+
 class ShipmentKind(enum.StrEnum):
     ISSUE = "issue"  # against a requisition, from the warehouse's reserved stock
     TRANSFER = "transfer"  # warehouse to warehouse
@@ -740,6 +744,11 @@ def list_shipments(
     if holder is not None:
         stmt = stmt.where((_Sender.code == holder) | (_Receiver.code == holder))
     if older_than_days is not None:
+        if not 0 <= older_than_days <= MAX_DAYS_IN_TRANSIT:
+            raise InvalidInput(
+                f"older_than_days is 0 to {MAX_DAYS_IN_TRANSIT:,}, not {older_than_days}",
+                field="older_than_days",
+            )
         stmt = stmt.where(
             Shipment.state == ShipmentState.IN_TRANSIT.value,
             Shipment.shipped_on < today - timedelta(days=older_than_days),

@@ -71,7 +71,7 @@ def test_a_stale_form_after_someone_else_acted_says_so_and_changes_nothing(perso
 
     second.page.click("[data-testid=approve]")  # the page still shows it submitted
     problem = second.page.wait_for_selector("[data-testid=problem]")
-    assert "已有他人处理了此单据" in problem.inner_text()
+    assert "可能已有他人处理" in problem.inner_text()
     second.page.goto(f"/ui/requisitions/{number}")
     assert "已驳回" in second.page.inner_text("[data-testid=state]")
 
