@@ -67,3 +67,26 @@ def test_a_refusal_for_a_state_does_not_claim_someone_else_acted(as_user):
     answer = finance.post("/ui/settlement", {"month": "2999-12"})
     assert answer.status_code == 409
     assert "单据当前状态不允许此操作" in answer.text
+
+
+def test_an_unknown_or_mistyped_console_address_answers_with_a_page(as_user):
+    clerk = as_user("clerk")
+    unknown = clerk.get("/ui/nonexistent")
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"].startswith("text/html")
+    assert "控制台中没有这个页面" in unknown.text
+    mistyped = clerk.get("/ui/purchase-orders?open=maybe")
+    assert mistyped.status_code == 422 and "网址中的参数无效" in mistyped.text
+    api = clerk.client.get("/no-such-endpoint")
+    assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
+
+
+def test_an_error_answered_to_htmx_replaces_the_main_part_not_the_form(as_user):
+    point = as_user("sp-a")
+    answer = point.post("/ui/requisitions/RQ-999999/cancel", {}, headers={"HX-Request": "true"})
+    assert answer.status_code == 404
+    assert answer.headers["HX-Retarget"] == "main"
+    assert "<html" not in answer.text and 'data-testid="error"' in answer.text
+    stale = point.post("/ui/language", {"locale": "en", "csrf_token": "stale"},
+                       headers={"HX-Request": "true"})  # fmt: skip
+    assert stale.status_code == 403 and "<html" not in stale.text

@@ -16,7 +16,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 def install(app: FastAPI) -> None:
-    from api.web import home, signin
+    from api.web import home, route, signin
 
     app.state.business_zone = ZoneInfo(app.state.settings.time_zone)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="console-static")
@@ -24,6 +24,7 @@ def install(app: FastAPI) -> None:
     for module in _page_modules():
         app.include_router(module.router)
     app.include_router(home.router)
+    route.install_error_pages(app)
 
 
 def _page_modules():

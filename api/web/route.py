@@ -76,16 +76,58 @@ def refusal_page(request: Request, me: SignedIn | None, error: LedgerError) -> R
 
 
 def error_page(request: Request, status: int, title: str, detail: str) -> Response:
+    """The error as a page; to htmx, as a card in place of the page's main
+    part (never a whole page swapped into a form)."""
     me = getattr(request.state, "me", None)
     context = {"title": title, "detail": detail, "status": status}
+    template, headers = "error.html", None
+    if render.is_htmx(request):
+        template, headers = "_error.html", {"HX-Retarget": "main", "HX-Reswap": "innerHTML"}
     if me is not None:
-        return pages.page(request, me, "error.html", status_code=status, **context)
+        return pages.page(request, me, template, status_code=status, headers=headers, **context)
     return render.html(
         request,
-        "error.html",
+        template,
         {"me": None, "locale": reader_locale(request), **context},
         status_code=status,
+        headers=headers,
     )
+
+
+NOT_A_PAGE = N_("There is no such page in the console.")
+NOT_VALID = N_("The address is not valid: %(problem)s")
+
+
+def install_error_pages(app) -> None:
+    """A console address the router does not know, or whose query the
+    framework refuses, answers with a page too; the API's stay problems."""
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException
+
+    api_http_error = app.exception_handlers[HTTPException]
+    api_invalid = app.exception_handlers[RequestValidationError]
+
+    def console(request: Request) -> bool:
+        path = request.url.path
+        return path in ("/", "/ui") or path.startswith("/ui/")
+
+    async def http_error(request: Request, exc: HTTPException):
+        if not console(request) or exc.status_code not in (404, 405):
+            return await api_http_error(request, exc)
+        with i18n.speaking(reader_locale(request)):
+            return error_page(request, 404, i18n._("Not found"), i18n.gettext(NOT_A_PAGE))
+
+    async def invalid(request: Request, exc: RequestValidationError):
+        if not console(request):
+            return await api_invalid(request, exc)
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": ""}
+        where = ".".join(str(p) for p in first.get("loc", ())[1:]) or "query"
+        with i18n.speaking(reader_locale(request)):
+            detail = i18n.gettext(NOT_VALID) % {"problem": f"{where}: {first.get('msg', '')}"}
+            return error_page(request, 422, i18n._("Please check what you entered"), detail)
+
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid)
 
 
 class ConsoleRoute(APIRoute):
