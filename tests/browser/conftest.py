@@ -85,7 +85,10 @@ def _cli() -> str:
     return str(Path(sys.executable).with_name("aftersales"))
 
 
-@pytest.fixture(scope="session")
+# Package-scoped: the server and Playwright's event loop (which the sync API
+# runs in this thread) end with the last browser test, before the rest of the
+# suite, whose own event loops must not find one running.
+@pytest.fixture(scope="package")
 def server(tmp_path_factory) -> Iterator[str]:
     """`aftersales serve` and `aftersales worker` on a fresh demo database."""
     home = tmp_path_factory.mktemp("console")
@@ -128,7 +131,7 @@ def server(tmp_path_factory) -> Iterator[str]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator:
     from playwright.sync_api import sync_playwright
 
