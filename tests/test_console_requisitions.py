@@ -328,3 +328,19 @@ def test_a_clerk_cannot_ship_more_than_is_left_and_sees_it_on_the_line(as_user, 
     bad = clerk.post(f"/ui/requisitions/{number}/issue", {"lines[0].quantity": "abc"})
     assert bad.status_code == 422 and "“abc”不是整数" in bad.text
     assert _view(db, "admin", number).shipments == []
+
+
+def test_the_list_sorts_on_the_server_oldest_or_newest_first_across_pages(as_user, db):
+    stock(db, "RW-S", "P-BATT", 50)
+    point = as_user("sp-a")
+    made = []
+    for _ in range(3):
+        answer = point.post(
+            "/ui/requisitions/new",
+            {"lines[0].sku": "P-BATT", "lines[0].quantity": "1", "action": "draft"},
+        )
+        made.append(answer.headers["location"].rsplit("/", 1)[1])
+    oldest = point.get("/ui/requisitions?state=draft").text
+    newest = point.get("/ui/requisitions?state=draft&order=newest").text
+    assert oldest.index(made[0]) < oldest.index(made[2])
+    assert newest.index(made[2]) < newest.index(made[0])

@@ -118,6 +118,7 @@ def _listing(
                 warehouse=_code(filters.get("warehouse")),
                 awaiting=_enum(Awaiting, filters.get("awaiting")),
                 to_ship=to_ship, after=after or None, limit=PAGE,
+                descending=filters.get("order") == "newest",
             )  # fmt: skip
         except LedgerError as error:
             problem = explain(error)
@@ -143,6 +144,7 @@ def list_page(
     awaiting: str | None = None,
     requester: str | None = None,
     warehouse: str | None = None,
+    order: str | None = None,
     after: str | None = None,
 ):
     filters = {
@@ -150,6 +152,8 @@ def list_page(
         "awaiting": awaiting or "",
         "requester": requester or "",
         "warehouse": warehouse or "",
+        # A queue is worked from its oldest; "newest" turns the list around.
+        "order": "newest" if order == "newest" else "",
     }
     return _listing(
         request, me, path="/ui/requisitions", template="requisitions/list.html",
