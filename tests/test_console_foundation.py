@@ -167,3 +167,16 @@ def test_a_refused_read_is_an_error_page_with_the_readers_menu(as_user):
     missing = clerk.get("/ui/stock?location=NOWHERE")
     assert missing.status_code == 404
     assert "今日工作" in missing.text  # the menu is there: a page, not a crash
+
+
+def test_signing_in_over_plain_http_to_another_host_warns_the_cookie_would_be_dropped(
+    console_app,
+):
+    from fastapi.testclient import TestClient
+
+    with TestClient(console_app, base_url="http://console.intranet") as plain:
+        assert 'data-testid="insecure"' in plain.get("/ui/sign-in").text
+    with TestClient(console_app, base_url="https://console.intranet") as secure:
+        assert 'data-testid="insecure"' not in secure.get("/ui/sign-in").text
+    with TestClient(console_app, base_url="http://127.0.0.1") as local:
+        assert 'data-testid="insecure"' not in local.get("/ui/sign-in").text

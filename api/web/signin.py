@@ -96,6 +96,19 @@ Form = Annotated[FormData, Depends(checked_form)]
 router = console_router()
 
 
+_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def cookies_would_be_dropped(request: Request) -> bool:
+    """Secure cookies over plain HTTP to a host other than this machine: the
+    browser keeps none, and signing in would seem to do nothing."""
+    return (
+        _settings(request).console_secure_cookies
+        and request.url.scheme == "http"
+        and (request.url.hostname or "") not in _LOOPBACK
+    )
+
+
 def _sign_in_page(
     request: Request, *, next_url: str, username: str = "", problem: str | None = None, status=200
 ) -> Response:
@@ -110,6 +123,7 @@ def _sign_in_page(
             "next_url": safe_next(next_url),
             "username": username,
             "problem": problem,
+            "insecure": cookies_would_be_dropped(request),
         },
         status_code=status,
     )
