@@ -32,6 +32,7 @@ def _page_modules():
         admin,
         factory,
         money,
+        planning,
         repairs,
         requisitions,
         shipments,
@@ -39,4 +40,4 @@ def _page_modules():
         warehouse,
     )
 
-    return (requisitions, shipments, stock, repairs, factory, warehouse, money, admin)
+    return (requisitions, shipments, stock, repairs, factory, warehouse, money, planning, admin)

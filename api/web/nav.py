@@ -59,6 +59,7 @@ MENUS: dict[Role, tuple[Link, ...]] = {
     ),
     Role.PLANNER: (
         Link(N_("Today"), "/"),
+        Link(N_("Plans"), "/ui/plans"),
         Link(N_("Stock"), "/ui/stock"),
         Link(N_("Credit"), "/ui/credit"),
     ),
