@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import io
-from typing import Any
 from urllib.parse import quote, urlencode
 
 import numpy as np
@@ -318,7 +317,8 @@ def _allocation_tables(instance, plan, parts_at: int, points_at: int, number: st
     ]  # fmt: skip
     offsets = {"parts": parts_at, "points": points_at}
     return {
-        "plan": plan, "figures": figures, "hq_code": hq, "part_rows": part_rows, "point_rows": point_rows,
+        "plan": plan, "figures": figures, "hq_code": hq,
+        "part_rows": part_rows, "point_rows": point_rows,
         "parts_pager": _pager(number, "parts", parts_at, instance.K,
                               {"points": points_at}),
         "points_pager": _pager(number, "points", points_at, instance.P,
