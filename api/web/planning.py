@@ -42,6 +42,7 @@ router = console_router()
 PAGE = 50  # plans per page
 ROWS = 50  # rows of a plan's tables per page
 WRITERS = (Role.PLANNER, Role.ADMIN)
+JOB_KINDS = {"allocation": "plan_allocation", "purchase": "plan_purchase"}
 KINDS = ("allocation", "purchase")
 PLOTS = {"allocation": ("region-fill",), "purchase": ("frontier",)}
 HORIZON_DEFAULT, TIME_LIMIT_DEFAULT = 3, 30
@@ -140,7 +141,7 @@ def _list_page(
                 running = jobs.get_job(session, job, me.actor, stale_after=_stale_after(request))
             except LedgerError:
                 running = None  # another's job, or none: the list alone
-    if running is not None and running.kind not in plan_jobs.KINDS.values():
+    if running is not None and running.kind not in JOB_KINDS.values():
         running = None
     query = {"kind": chosen} if chosen else {}
     here = "/ui/plans" + ("?" + urlencode(query) if query else "")
@@ -187,7 +188,7 @@ def run_allocation(request: Request, me: Me, form: Form):
             "horizon_months": _bounded(form, "horizon_months", 1, 24),
             "time_limit": _bounded(form, "time_limit", 1, 600),
         }
-        return jobs.enqueue(db, plan_jobs.KINDS["allocation"], params, actor=me.actor,
+        return jobs.enqueue(db, JOB_KINDS["allocation"], params, actor=me.actor,
                             idempotency_key=forms.key_of(form), queue=_queue(request))  # fmt: skip
 
     return _on_db(
