@@ -779,3 +779,82 @@ def _exact(instance: Instance, time_limit: float, started: float, report: Progre
         solver="SCIP (OR-Tools)",
         method="exact MIP" if status == pywraplp.Solver.OPTIMAL else "MIP, time limit",
     )
+
+
+# --------------------------------------------------------------------------- the planners' method
+
+
+def _largest_remainder(exact: np.ndarray, region: np.ndarray, supply: np.ndarray) -> np.ndarray:
+    """Whole units near `exact` (P, K) that use each warehouse's supply (R, K)
+    as a spreadsheet's rounding would: floors, then one more to the largest
+    remainders."""
+    P, K = exact.shape
+    x = np.floor(exact).astype(np.int64)
+    placed = np.zeros(supply.shape, dtype=np.int64)
+    np.add.at(placed, region, x)
+    extra = np.maximum(np.floor(supply).astype(np.int64) - placed, 0)
+    remainder = exact - x
+    group = region[:, None] * K + np.arange(K)[None, :]  # (P, K): the (r, k) of each cell
+    order = np.lexsort((-remainder.ravel(), group.ravel()))
+    g_sorted = group.ravel()[order]
+    first = np.searchsorted(g_sorted, g_sorted)
+    rank = np.arange(order.size) - first
+    give = (rank < extra.ravel()[g_sorted]) & (remainder.ravel()[order] > 0)
+    flat = x.ravel()
+    flat[order[give]] += 1
+    return flat.reshape(P, K)
+
+
+def spreadsheet_method(instance: Instance, *, refill: bool = False) -> Plan:
+    """What planners do in a spreadsheet today, for comparison: every part's
+    stock spread over the points in proportion to their demand (HQ's share
+    split over the warehouses by their points' demand, a warehouse's own stock
+    to its own points), then each point over its credit cut back in proportion.
+    With `refill`, the stock so cut goes round again to the points with credit
+    left, in proportion to their demand, until nothing more fits."""
+    started = time.perf_counter()
+    P, K, R = instance.P, instance.K, instance.R
+    lam = instance.lam
+    x = np.zeros((P, K), dtype=np.int64)
+    cut = np.zeros(P, dtype=bool)
+    free_reg = instance.reg.copy()
+    free_hq = instance.hq.copy()
+    for _ in range(6 if refill else 1):
+        open_points = ~cut
+        want = np.where(open_points[:, None], lam, 0.0)
+        demand = np.zeros((R, K))
+        np.add.at(demand, instance.region, want)
+        national = demand.sum(axis=0)
+        hq_share = free_hq[None, :] * np.divide(
+            demand, national, out=np.zeros_like(demand), where=national > 0
+        )
+        supply = free_reg + np.floor(hq_share)
+        share = np.divide(want, demand[instance.region], out=np.zeros_like(want), where=want > 0)
+        add = _largest_remainder(share * supply[instance.region], instance.region, supply)
+        # Credit: a point whose new stock is worth more than its headroom left
+        # takes the same fraction of every part.
+        left = instance.headroom - x @ instance.cost
+        value = add @ instance.cost
+        over = value > left
+        factor = np.divide(left, value, out=np.ones(P), where=over)
+        add = np.floor(add * np.clip(factor, 0.0, 1.0)[:, None]).astype(np.int64)
+        cut |= over
+        x += add
+        need = np.zeros((R, K), dtype=np.int64)
+        np.add.at(need, instance.region, add)
+        from_hq = np.maximum(need - free_reg, 0)
+        free_reg = np.maximum(free_reg - need, 0)
+        free_hq = free_hq - from_hq.sum(axis=0)
+        if not refill or not add.any():
+            break
+    objective = objective_of(instance, x)
+    return Plan(
+        x=x,
+        ship=ship_for(instance, x),
+        objective=objective,
+        bound=float("nan"),
+        gap=float("nan"),
+        seconds=time.perf_counter() - started,
+        solver="none",
+        method="spread by demand, cut to credit" + (", cut stock refilled" if refill else ""),
+    )
