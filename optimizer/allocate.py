@@ -42,8 +42,9 @@ from dataclasses import dataclass, field
 from typing import IO
 
 import numpy as np
+from ortools.algorithms.python import knapsack_solver
 from ortools.linear_solver import pywraplp
-from scipy.special import pdtrc
+from scipy.special import gammaln, pdtrc
 
 from optimizer.poisson import expected_backorders
 
@@ -328,43 +329,49 @@ class _Increments:
 def _increments(instance: Instance, eps: float = _EPS) -> _Increments:
     P, K = instance.P, instance.K
     lam = np.ascontiguousarray(instance.lam.T).ravel()  # pair q = k·P + p
-    held = np.ascontiguousarray(instance.held().T).ravel().astype(np.float64)
+    held = np.ascontiguousarray(instance.held().T).ravel()
+    weight = np.repeat(instance.weight, P)
     q = np.flatnonzero(lam > 0)
-    s = pdtrc(held[q], lam[q])  # P(D ≥ held + 1)
-    # P(D = held + 1), stepped down the distribution with the survival.
-    n = held[q] + 1.0
-    from scipy.special import gammaln
-
-    pmf = np.exp(-lam[q] + n * np.log(lam[q]) - gammaln(n + 1.0))
+    lq = lam[q]
+    n = held[q].astype(np.float64) + 1.0  # the demand D = n whose probability is `pmf`
+    s = pdtrc(n - 1.0, lq)  # P(D ≥ held + 1)
+    pmf = np.exp(-lq + n * np.log(lq) - gammaln(n + 1.0))  # P(D = held + 1)
     levels_q, levels_s = [], []
+    residual = 0.0
     while q.size:
         keep = s > eps
-        q, s, pmf, n = q[keep], s[keep], pmf[keep], n[keep]
+        if not keep.all():
+            # A pair's units stop here, after m = n − 1 units in all: what the
+            # rest could still gain is E[(D − m)⁺] = (λ − m)·P(D ≥ m + 1) + (m + 1)·P(D = m + 1).
+            gone = ~keep
+            tail = (lam[q[gone]] - (n[gone] - 1.0)) * s[gone] + n[gone] * pmf[gone]
+            residual += float(np.maximum(tail, 0.0) @ weight[q[gone]])
+            q, s, pmf, n = q[keep], s[keep], pmf[keep], n[keep]
         if not q.size:
             break
         levels_q.append(q)
         levels_s.append(s)
+        # Step down the distribution: P(D ≥ n + 1) = P(D ≥ n) − P(D = n).
         s = np.maximum(s - pmf, 0.0)
         n = n + 1.0
         pmf = pmf * lam[q] / n
     counts = np.zeros(P * K, dtype=np.int64)
-    for lq in levels_q:
-        counts[lq] += 1
+    for level in levels_q:
+        counts[level] += 1
     offset = np.concatenate(([0], np.cumsum(counts)))
     total = int(offset[-1])
     s_all = np.empty(total, dtype=np.float64)
     point = np.empty(total, dtype=np.int32)
-    for j, (lq, ls) in enumerate(zip(levels_q, levels_s, strict=True)):
-        at = offset[lq] + j
-        s_all[at] = ls
-        point[at] = lq % P
+    for j, (level, values) in enumerate(zip(levels_q, levels_s, strict=True)):
+        at = offset[level] + j
+        s_all[at] = values
+        point[at] = level % P
     start = offset[np.arange(K + 1) * P]
-    # Units never generated gain at most the backorders left after the last
-    # generated one: added to the bound so it stays a bound.
-    last = held + counts
-    left = expected_backorders(lam, last).reshape(K, P).sum(axis=1)
     part = np.repeat(np.arange(K, dtype=np.int32), np.diff(start))
-    return _Increments(s_all, point, part, start, float(left @ instance.weight))
+    # The float steps above are exact to ~1e-16 per unit; the margin keeps the
+    # bound a bound whatever their rounding.
+    residual += 1e-12 * total
+    return _Increments(s_all, point, part, start, residual)
 
 
 # --------------------------------------------------------------------------- the two steps
@@ -564,7 +571,12 @@ def _fill(instance: Instance, inc: _Increments, taken: np.ndarray, spend: np.nda
 
 
 def _point_knapsacks(
-    instance: Instance, inc: _Increments, alpha: np.ndarray, points: np.ndarray
+    instance: Instance,
+    inc: _Increments,
+    alpha: np.ndarray,
+    points: np.ndarray,
+    *,
+    exact: bool = True,
 ) -> np.ndarray:
     """Each listed point's own choice against the warehouse prices α: its units
     by value less price per fen, taken greedily while they fit its headroom
@@ -602,7 +614,42 @@ def _point_knapsacks(
         if c[i] <= left[p]:
             left[p] -= int(c[i])
             chosen[sel[i]] = True
+    if exact:
+        _exact_knapsacks(instance, chosen, sel, pts, c, u[order])
     return chosen
+
+
+def _exact_knapsacks(
+    instance: Instance,
+    chosen: np.ndarray,
+    sel: np.ndarray,
+    pts: np.ndarray,
+    c: np.ndarray,
+    u: np.ndarray,
+) -> None:
+    """Replace each point's greedy choice by the 0-1 knapsack's optimum (OR-Tools'
+    branch and bound, a few hundred units each, a short time limit per point);
+    kept only where it is worth more than the greedy choice. Units of a pair
+    need no precedence: a pair's units cost the same and are worth less the
+    later they come, so an optimum always takes a pair's first ones."""
+    bounds = np.flatnonzero(np.concatenate(([True], pts[1:] != pts[:-1], [True])))
+    scale = 1e9 / max(float(u.max(initial=0.0)), 1e-12)  # profits as int64, ~9 digits
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        p = int(pts[a])
+        profits = np.rint(u[a:b] * scale).astype(np.int64)
+        solver = knapsack_solver.KnapsackSolver(
+            knapsack_solver.SolverType.KNAPSACK_MULTIDIMENSION_BRANCH_AND_BOUND_SOLVER, "point"
+        )
+        solver.set_time_limit(0.05)
+        solver.init(
+            profits.tolist(), [c[a:b].astype(np.int64).tolist()], [int(instance.headroom[p])]
+        )
+        solver.solve()
+        picked = np.fromiter(
+            (solver.best_solution_contains(i) for i in range(b - a)), dtype=bool, count=b - a
+        )
+        if u[a:b][picked].sum() > u[a:b][chosen[sel[a:b]]].sum():
+            chosen[sel[a:b]] = picked
 
 
 # --------------------------------------------------------------------------- the solvers
@@ -614,7 +661,7 @@ def allocate(
     instance: Instance,
     *,
     time_limit: float = 30.0,
-    target_gap: float = 2e-4,
+    target_gap: float = 1e-4,
     progress: Progress | None = None,
     exact: bool | None = None,
 ) -> Plan:
@@ -650,7 +697,8 @@ def _lagrangian(
     k_of = inc.part
     cost_inc = instance.cost[k_of].astype(np.float64)
     gain = instance.weight[k_of] * inc.s  # value of each increment
-    nothing = objective_of(instance, np.zeros(instance.lam.shape, dtype=np.int64))
+    # Backorders with nothing sent: every unit's value, plus what was never generated.
+    nothing = float(gain.sum()) + inc.residual
     mu = np.zeros(P)
     bound = -np.inf
     best: np.ndarray | None = None
