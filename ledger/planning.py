@@ -20,7 +20,9 @@ Services never commit.
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -104,6 +106,23 @@ class Plan(SQLModel, table=True):
 
 
 plan_t = Plan.__table__
+
+
+class PlanUpload(SQLModel, table=True):
+    """A workbook uploaded for a purchase plan, kept by its SHA-256 for the
+    job that reads it (a job's parameters carry the digest, not the file)."""
+
+    __tablename__ = "plan_upload"
+
+    id: int | None = SQLField(default=None, sa_column=Column(Integer, primary_key=True))
+    sha256: str = SQLField(sa_column=Column(String(64), nullable=False, unique=True))
+    data: bytes = SQLField(sa_column=Column(LargeBinary, nullable=False))
+    uploaded_by: str = SQLField(max_length=80)
+    uploaded_at: datetime = SQLField(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+upload_t = PlanUpload.__table__
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
 class PlanView(BaseModel):
@@ -317,3 +336,40 @@ def mark_released(
         )
     )
     return get_plan(session, actor, plan_number)
+
+
+def note_summary(session: Session, plan_number: str, values: dict[str, Any]) -> None:
+    """Add `values` to a plan's summary (the release notes what waits for HQ)."""
+    row = _row(session, plan_number, lock=True)
+    summary = dict(row.summary or {}) | _json(values, "summary")
+    session.execute(update(plan_t).where(plan_t.c.id == row.id).values(summary=summary))
+
+
+def store_upload(session: Session, actor: Actor, data: bytes) -> str:
+    """Keep an uploaded workbook (once per content); its SHA-256 names it."""
+    require_roles(actor, "upload a planning workbook", *WRITERS)
+    if not isinstance(data, bytes | bytearray) or not data:
+        raise InvalidInput("the upload is empty; choose the filled workbook", field="file")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise InvalidInput(
+            f"the upload is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB", field="file"
+        )
+    digest = hashlib.sha256(data).hexdigest()
+    if session.scalar(select(upload_t.c.id).where(upload_t.c.sha256 == digest)) is None:
+        # Two uploads of one file at once: the unique digest decides, the
+        # loser's retry (Database.transact) finds the winner's row.
+        session.execute(
+            upload_t.insert().values(
+                sha256=digest, data=bytes(data), uploaded_by=actor.username, uploaded_at=utcnow()
+            )
+        )
+    return digest
+
+
+def upload_data(session: Session, digest: str) -> bytes:
+    if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise InvalidInput("an upload is named by its SHA-256, 64 hex digits", field="upload")
+    data = session.scalar(select(upload_t.c.data).where(upload_t.c.sha256 == digest))
+    if data is None:
+        raise NotFound(f"no uploaded workbook {digest[:12]}…; upload it again", upload=digest)
+    return bytes(data)

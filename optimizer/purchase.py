@@ -47,9 +47,11 @@ def size_purchase(cost, lam, weight, moq, pack, *, budget=None, target_fill=None
         if target_fill is not None and fill >= target_fill:
             break
         step = np.where(qty == 0, np.maximum(moq, pack), pack).astype(np.int64)
-        gain = weight * (
-            expected_backorders(lam, qty) - expected_backorders(lam, qty + step)
-        ) / np.maximum(cost * step, 1)
+        gain = (
+            weight
+            * (expected_backorders(lam, qty) - expected_backorders(lam, qty + step))
+            / np.maximum(cost * step, 1)
+        )
         if budget is not None:
             gain[spend + cost * step > budget] = -1
         k = int(np.argmax(gain))

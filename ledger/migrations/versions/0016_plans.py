@@ -1,4 +1,5 @@
-"""planning: the optimiser's plans (allocations and purchases), as proposed and released
+"""planning: the optimiser's plans (allocations and purchases), as proposed and released,
+and the workbooks uploaded for purchase plans
 
 Revision ID: 0016
 Revises: 0015
@@ -41,9 +42,20 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("plan", schema=None) as batch_op:
         batch_op.create_index("ix_plan_kind", ["kind", "id"], unique=False)
+    op.create_table(
+        "plan_upload",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.Column("uploaded_by", sa.String(length=80), nullable=False),
+        sa.Column("uploaded_at", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_plan_upload")),
+        sa.UniqueConstraint("sha256", name=op.f("uq_plan_upload_sha256")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("plan_upload")
     with op.batch_alter_table("plan", schema=None) as batch_op:
         batch_op.drop_index("ix_plan_kind")
     op.drop_table("plan")
