@@ -115,7 +115,11 @@ log = logging.getLogger("aftersales.jobs")
 PREFIX = "JB"
 # The product's modules that define job kinds, by name (the ledger imports
 # none of them itself: they are imported wherever jobs are enqueued or run).
-KIND_MODULES: tuple[str, ...] = ("ledger.money.settlement", "importers.statement_sheets")
+KIND_MODULES: tuple[str, ...] = (
+    "ledger.money.settlement",
+    "importers.statement_sheets",
+    "optimizer.jobs",
+)
 # Who sees every job; anyone else sees the jobs they started.
 SEE_ALL = (Role.ADMIN, Role.FINANCE)
 MAX_KEY = 200

@@ -712,6 +712,11 @@ def list_levels(session: Session, actor: Actor) -> list[LevelOut]:
     return [_level_view(level) for level in levels]
 
 
+# Who holds an approval level: approvers, and planners and admins, who approve
+# the requisitions they raise when they release a plan (ledger/planning.py).
+LEVEL_ROLES = (Role.APPROVER, Role.PLANNER, Role.ADMIN)
+
+
 @dataclass(frozen=True, slots=True)
 class Assignment:
     username: str
@@ -724,10 +729,10 @@ def assign_level(session: Session, actor: Actor, username: str, level_code: str)
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFound(f"no user {username}; list users to see who exists", username=username)
-    if user.role != Role.APPROVER:
+    if user.role not in LEVEL_ROLES:
         raise InvalidState(
-            f"{username} is a {user.role}; only an approver is given an approval level "
-            "(change their role first)",
+            f"{username} is a {user.role}; only an approver is given an approval level, or a "
+            "planner or an admin to release plans (change their role first)",
             username=username,
         )
     level = _get_level(session, level_code)
@@ -763,14 +768,15 @@ def assign_level(session: Session, actor: Actor, username: str, level_code: str)
 
 def limits_of(session: Session, username: str) -> Limits | None:
     """What `username` may approve per requisition: their level's limits, or
-    None if they are not an active approver with an active level."""
+    None if they are not an active approver (or planner, or admin) with an
+    active level."""
     row = session.execute(
         select(ApprovalLevel)
         .join(UserApprovalLevel, UserApprovalLevel.level_id == ApprovalLevel.id)
         .join(User, User.id == UserApprovalLevel.user_id)
         .where(
             User.username == username,
-            User.role == Role.APPROVER.value,
+            User.role.in_([r.value for r in LEVEL_ROLES]),
             User.active.is_(True),
             ApprovalLevel.active.is_(True),
         )

@@ -9,7 +9,8 @@ from sqlmodel import SQLModel
 import ledger.catalog.tables  # their tables join the one metadata
 import ledger.jobs
 import ledger.money.tables
-import ledger.parts.tables  # noqa: F401
+import ledger.parts.tables
+import ledger.planning  # noqa: F401
 from ledger.db import make_engine
 
 config = context.config

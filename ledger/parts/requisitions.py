@@ -46,7 +46,7 @@ from ledger.amounts import MAX_BALANCE, format_amount
 from ledger.catalog import locations
 from ledger.catalog.parts import Part, standard_costs_on
 from ledger.codes import account_code
-from ledger.errors import BeyondApprovalLimit, InvalidInput, InvalidState, NotFound
+from ledger.errors import BeyondApprovalLimit, Forbidden, InvalidInput, InvalidState, NotFound
 from ledger.journal import EntryIn, PostingIn
 from ledger.models import Account, Commodity, Holder, HolderKind, Purpose, Role
 from ledger.money import credit, termination
@@ -62,6 +62,9 @@ MAX_LINE_QUANTITY = docs.MAX_LINE_QUANTITY
 # Who raises and withdraws requisitions: the point itself, or staff for a
 # point or a regional warehouse (planners release their plans as requisitions).
 REQUESTERS = (Role.SERVICE_POINT, Role.WAREHOUSE_CLERK, Role.ADMIN, Role.PLANNER)
+# Who approve, within their own approval level, the requisitions they raised
+# themselves: planners (and admins) releasing a plan (ledger/planning.py).
+SELF_APPROVERS = (Role.PLANNER, Role.ADMIN)
 
 
 class State(enum.StrEnum):
@@ -678,7 +681,7 @@ def approve(
     """Approve in full, or in part per line (`lines`: line no → units; a line
     left out is approved in full), within the approver's limits, and reserve
     the approved units at the issuing warehouse."""
-    docs.require_roles(actor, "approve a requisition", Role.APPROVER)
+    docs.require_roles(actor, "approve a requisition", Role.APPROVER, *SELF_APPROVERS)
     request = {"number": requisition_number, "lines": lines, "reason": reason}
     run = docs.begin(session, actor, "requisition", "approve", key, request)
     if run.replay is not None:
@@ -686,6 +689,13 @@ def approve(
     reason = docs.reason_text(reason)
     limits = approval.limits_of(session, actor, "requisition")
     rq = _lock(session, actor, requisition_number)
+    if actor.role in SELF_APPROVERS and rq.created_by != actor.username:
+        raise Forbidden(
+            f"requisition {requisition_number} was raised by {rq.created_by}; a "
+            f"{actor.role.value} approves only the requisitions they raise releasing a plan, "
+            "an approver decides the others",
+            requisition=requisition_number,
+        )
     if rq.state != State.SUBMITTED:
         docs.refuse_state("requisition", requisition_number, rq.state, "approving", ["submitted"])
     requester = session.get(Holder, rq.requester_holder_id)
