@@ -1,0 +1,238 @@
+"""The planner's console pages (both databases): a planner runs an allocation
+on the small network (the job run by an immediate queue), sees the plan with
+its gap, pictures and tables, downloads it, releases it and finds its
+requisitions; releasing twice makes nothing new; finance reads without the
+forms; a service point is refused; an unknown plan or a number of another
+kind answers with a not-found page."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date, timedelta
+
+import openpyxl
+import pytest
+from sqlalchemy import update
+
+from ledger import jobs
+from ledger.catalog import locations
+from ledger.models import Role
+from ledger.parts import repairs, requisitions
+from ledger.parts.requisitions import LineIn
+from ledger.parts.warranty import Case
+from ledger.policy import SYSTEM
+from ledger.users import create_user
+from tests import parts_network as pn
+
+HX = {"HX-Request": "true"}
+PNG = b"\x89PNG\r\n\x1a\n"
+WORKBOOK = {"file": ("p.xlsx", b"PK\x03\x04", "application/octet-stream")}
+
+
+@pytest.fixture
+def planning_app(console_app, db):
+    """The console over the parts network with a planner, its jobs run at
+    once in the request that enqueues them (an immediate queue)."""
+
+    def planner(s):
+        create_user(s, "planner", pn.PASSWORD, Role.PLANNER)
+        locations.assign_level(s, SYSTEM, "planner", "L2")  # to approve what a release raises
+
+    db.transact(planner)
+    console_app.state.job_queue = jobs.JobQueue("memory://", immediate=True, database=db)
+    return console_app
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def _write_off(db, point: str, number: str, sku: str, quantity: int, on: date) -> None:
+    """A repair at the point that used `quantity` of the part, dated `on`."""
+    pn.stock(db, point, sku, quantity)
+    who = pn.actor(db, point.lower())
+
+    def work(s):
+        today = s.info["window"].today()
+        view = repairs.write_off(
+            s, who, repair_number=number, customer_serial="860000000000001",
+            handset_model="X1", fault="no display",
+            case=Case(part_class="handset", reported_on=today,
+                      manufactured_on=today - timedelta(days=900),
+                      purchased_on=today - timedelta(days=100), proof_of_purchase=True,
+                      sold=True),
+            parts=[LineIn(sku=sku, quantity=quantity)],
+        )  # fmt: skip
+        s.execute(
+            update(repairs.repair_t)
+            .where(repairs.repair_t.c.repair_number == view.repair_number)
+            .values(written_off_on=on)
+        )
+
+    db.transact(work)
+
+
+def _demand(db) -> None:
+    """Stock to spread (at HQ and the south's warehouse) and a year's
+    repairs that make demand at both points."""
+    with db.reading() as s:
+        today = s.info["window"].today()
+    last = today.replace(day=1) - timedelta(days=1)
+    pn.stock(db, "HQ", "P-LCD", 12)
+    pn.stock(db, "RW-S", "P-LCD", 3)
+    pn.stock(db, "RW-S", "P-BATT", 6)
+    _write_off(db, "SP-A", "R-A1", "P-LCD", 8, last)
+    _write_off(db, "SP-A", "R-A2", "P-BATT", 4, last)
+    _write_off(db, "SP-B", "R-B1", "P-LCD", 4, last)
+
+
+def _requisition_count(db) -> int:
+    with db.reading() as s:
+        return len(requisitions.list_requisitions(s, pn.actor(db, "admin"), limit=1_000))
+
+
+def _allocate(planner, **form) -> str:
+    """Runs an allocation from the plans page; returns the plan's number."""
+    answer = planner.post("/ui/plans/allocations",
+                          {"horizon_months": "3", "time_limit": "5", **form})  # fmt: skip
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"].startswith("/ui/plans?job=JB-")
+    followed = planner.get(answer.headers["location"])
+    assert followed.status_code == 200
+    assert 'data-testid="job"' in followed.text and 'data-status="succeeded"' in followed.text
+    return re.search(r'href="/ui/plans/(PL-\d+)"', followed.text).group(1)
+
+
+def test_a_planner_allocates_sees_the_plan_downloads_and_releases_it_once(
+    planning_app, as_user, db
+):
+    _demand(db)
+    planner = as_user("planner")
+    plans = planner.get("/ui/plans")
+    assert plans.status_code == 200
+    assert 'data-testid="allocation-form"' in plans.text
+    assert 'href="/ui/plans"' in plans.text  # the planner's menu has the page
+    number = _allocate(planner)
+
+    page = planner.get(f"/ui/plans/{number}")
+    assert page.status_code == 200
+    gap = re.search(r'data-testid="gap">([^<]+)<', page.text).group(1)
+    assert gap.endswith("%")
+    assert re.search(r'data-testid="fill-after"><strong>[\d.]+%', page.text)
+    assert 'data-testid="plan-parts"' in page.text and 'data-testid="plan-points"' in page.text
+    assert 'data-testid="point-SP-A"' in page.text
+    picture = re.search(r'<img src="([^"]+region-fill\.png)"', page.text).group(1)
+    png = planner.get(picture)
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png.content[:8] == PNG and len(png.content) > 10_000
+
+    sheet = planner.get(f"/ui/plans/{number}/plan.xlsx")
+    assert sheet.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(sheet.content))
+    assert book.sheetnames == ["汇总 Summary", "配件 Parts", "网点 Points", "明细 Lines"]
+    lines = list(book["明细 Lines"].iter_rows(min_row=2, values_only=True))
+    units = int(re.search(r'data-testid="units">([\d,]+)<', page.text).group(1).replace(",", ""))
+    assert units > 0 and sum(row[2] for row in lines) == units
+
+    before = _requisition_count(db)
+    released = planner.post(f"/ui/plans/{number}/release", key="release-once")
+    assert released.status_code == 303 and released.headers["location"] == f"/ui/plans/{number}"
+    after = planner.get(f"/ui/plans/{number}")
+    assert 'data-testid="plan-status">已发布<' in after.text
+    made = re.findall(r'<a href="/ui/requisitions/(RQ-\d+)">', after.text)
+    assert made and _requisition_count(db) == before + len(made)
+    shown = planner.get(f"/ui/requisitions/{made[0]}")
+    assert shown.status_code == 200 and "已批准" in shown.text
+    assert 'data-testid="release-plan"' not in after.text
+
+    again = planner.post(f"/ui/plans/{number}/release")  # another form, the same plan
+    assert again.status_code in (303, 409)
+    assert _requisition_count(db) == before + len(made)
+    assert re.findall(r'<a href="/ui/requisitions/(RQ-\d+)">',
+                      planner.get(f"/ui/plans/{number}").text) == made  # fmt: skip
+
+
+def test_the_plans_list_shows_the_plan_and_finance_reads_without_the_forms(
+    planning_app, as_user, db
+):
+    _demand(db)
+    number = _allocate(as_user("planner"))
+    finance = as_user("finance")
+    plans = finance.get("/ui/plans")
+    assert plans.status_code == 200
+    assert f'data-testid="plan-{number}"' in plans.text
+    assert 'data-testid="allocation-form"' not in plans.text
+    assert 'data-testid="purchase-form"' not in plans.text
+    page = finance.get(f"/ui/plans/{number}")
+    assert page.status_code == 200 and 'data-testid="release-plan"' not in page.text
+    refused = finance.post(f"/ui/plans/{number}/release")
+    assert refused.status_code == 403
+    only = finance.get("/ui/plans?kind=purchase", headers=HX)
+    assert "<html" not in only.text and f'data-testid="plan-{number}"' not in only.text
+
+
+def test_a_service_point_may_not_see_plans(planning_app, as_user, db):
+    _demand(db)
+    number = _allocate(as_user("planner"))
+    point = as_user("sp-a")
+    for url in ("/ui/plans", f"/ui/plans/{number}", f"/ui/plans/{number}/plan.xlsx",
+                f"/ui/plans/{number}/plots/region-fill.png"):  # fmt: skip
+        answer = point.get(url)
+        assert answer.status_code in (403, 404), url
+        assert "<html" in answer.text  # a page, not a picture or a sheet
+    started = point.post("/ui/plans/allocations", {"horizon_months": "3", "time_limit": "5"})
+    assert started.status_code == 403
+    assert point.post(f"/ui/plans/{number}/release").status_code in (403, 404)
+
+
+def test_an_unknown_plan_or_a_number_of_another_kind_is_a_not_found_page(planning_app, as_user, db):
+    _demand(db)
+    planner = as_user("planner")
+    number = _allocate(planner)
+    unknown = "/ui/plans/PL-999999"
+    for url in (unknown, "/ui/plans/RQ-000001", "/ui/plans/nonsense",
+                f"/ui/plans/{number}/plots/frontier.png", f"{unknown}/plots/region-fill.png",
+                f"{unknown}/plan.xlsx"):  # fmt: skip
+        answer = planner.get(url)
+        assert answer.status_code == 404, url
+        assert "text/html" in answer.headers["content-type"], url
+
+
+def test_what_is_typed_wrong_is_said_beside_the_field_and_nothing_runs(planning_app, as_user, db):
+    planner = as_user("planner")
+    for form, field in (
+        ({"horizon_months": "x", "time_limit": "5"}, "horizon_months"),
+        ({"horizon_months": "0", "time_limit": "5"}, "horizon_months"),
+        ({"horizon_months": "3", "time_limit": "99999"}, "time_limit"),
+    ):
+        answer = planner.post("/ui/plans/allocations", form)
+        assert answer.status_code == 422
+        assert re.search(rf'name="{field}"[^>]*>\s*<span class="field-problem"', answer.text)
+    with db.reading() as s:
+        assert jobs.list_jobs(s, pn.actor(db, "admin"), limit=10) == []
+    no_file = planner.post("/ui/plans/purchases", {"budget": "1000"})
+    assert no_file.status_code == 422 and "请选择已填好的采购工作簿" in no_file.text
+    both = planner.post("/ui/plans/purchases", {"budget": "1000", "target_fill": "95"},
+                        files=WORKBOOK)  # fmt: skip
+    assert both.status_code == 422 and "二者只填其一" in both.text
+    odd = planner.post("/ui/plans/purchases", {"target_fill": "150"},
+                       files=WORKBOOK)  # fmt: skip
+    assert odd.status_code == 422 and "不是满足率" in odd.text
+
+
+def test_the_purchase_template_downloads(planning_app, as_user):
+    answer = as_user("planner").get("/ui/plans/purchase-template.xlsx")
+    assert answer.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(answer.content))
+    assert {"parts", "sales"} <= {name.lower() for name in book.sheetnames}
+
+
+def test_the_pages_in_english(planning_app, as_user, db):
+    _demand(db)
+    planner = as_user("planner")
+    number = _allocate(planner)
+    planner.post("/ui/language", {"locale": "en", "back": "/ui/plans"})
+    page = planner.get(f"/ui/plans/{number}")
+    text = _text(page.text)
+    assert "Fill rate after" in text and "Lower bound" in text and "Release the plan" in text
