@@ -236,3 +236,74 @@ def test_the_pages_in_english(planning_app, as_user, db):
     page = planner.get(f"/ui/plans/{number}")
     text = _text(page.text)
     assert "Fill rate after" in text and "Lower bound" in text and "Release the plan" in text
+
+
+def test_a_purchase_is_sized_from_the_template_and_shows_its_frontier(planning_app, as_user):
+    planner = as_user("planner")
+    template = planner.get("/ui/plans/purchase-template.xlsx").content
+    upload = {"file": ("purchase.xlsx", template, "application/octet-stream")}
+    answer = planner.post("/ui/plans/purchases", {"budget": "10,000.00"}, files=upload)
+    assert answer.status_code == 303, answer.text
+    followed = planner.get(answer.headers["location"])
+    assert 'data-status="succeeded"' in followed.text, followed.text
+    number = re.search(r'href="/ui/plans/(PL-\d+)"', followed.text).group(1)
+    page = planner.get(f"/ui/plans/{number}")
+    assert page.status_code == 200
+    spend = re.search(r'data-testid="spend">¥([\d,.]+)<', page.text).group(1)
+    assert 0 < float(spend.replace(",", "")) <= 10_000
+    assert re.search(r'data-testid="fill-rate"><strong>[\d.]+%', page.text)
+    assert (
+        'data-testid="plan-frontier"' in page.text and 'data-testid="release-plan"' not in page.text
+    )
+    png = planner.get(f"/ui/plans/{number}/plots/frontier.png")
+    assert png.status_code == 200 and png.content[:8] == PNG
+    assert planner.get(f"/ui/plans/{number}/plots/region-fill.png").status_code == 404
+    book = openpyxl.load_workbook(io.BytesIO(planner.get(f"/ui/plans/{number}/plan.xlsx").content))
+    assert book.sheetnames == ["汇总 Summary", "配件 Parts", "前沿 Frontier"]
+    summary = {
+        row[0]: row[1] for row in book["汇总 Summary"].iter_rows(min_row=3, values_only=True)
+    }
+    assert summary["采购金额 Spend"] == pytest.approx(float(spend.replace(",", "")))
+    refused = planner.post(f"/ui/plans/{number}/release")
+    assert refused.status_code == 409 and "only an allocation" in refused.text
+
+
+def test_a_bad_workbook_is_refused_on_the_form_and_starts_nothing(planning_app, as_user, db):
+    planner = as_user("planner")
+    answer = planner.post("/ui/plans/purchases", {"target_fill": "95"}, files=WORKBOOK)
+    assert answer.status_code == 422
+    assert 'data-testid="purchase-form"' in answer.text and "field-problem" in answer.text
+    with db.reading() as s:
+        assert jobs.list_jobs(s, pn.actor(db, "admin"), limit=10) == []
+
+
+def test_the_run_is_followed_live_until_its_plan_is_ready(console_app, as_user, db):
+    """With a worker (here: the test) taking the job later, the plans page
+    polls the job's progress and reloads once it has ended."""
+    db.transact(lambda s: create_user(s, "planner", pn.PASSWORD, Role.PLANNER))
+    _demand(db)
+    planner = as_user("planner")
+    answer = planner.post("/ui/plans/allocations", {"horizon_months": "3", "time_limit": "5"})
+    page = planner.get(answer.headers["location"])
+    job = re.search(r'id="job-(JB-\d+)"', page.text).group(1)
+    assert 'data-status="queued"' in page.text and 'data-testid="job-progress"' in page.text
+    assert f'hx-get="/ui/jobs/{job}?reload=true"' in page.text
+    jobs.run_job(db, jobs.job_id(job), beat=False)
+    done = planner.get(f"/ui/jobs/{job}?reload=true", headers=HX)
+    assert done.headers.get("HX-Refresh") == "true"
+    assert 'data-status="succeeded"' in done.text and 'data-testid="job-plan"' in done.text
+    assert 'href="/ui/plans/PL-' in planner.get(answer.headers["location"]).text
+
+
+def test_a_planner_without_an_approval_level_is_told_what_to_do(console_app, as_user, db):
+    db.transact(lambda s: create_user(s, "planner", pn.PASSWORD, Role.PLANNER))
+    console_app.state.job_queue = jobs.JobQueue("memory://", immediate=True, database=db)
+    _demand(db)
+    planner = as_user("planner")
+    number = _allocate(planner)
+    before = _requisition_count(db)
+    refused = planner.post(f"/ui/plans/{number}/release")
+    assert refused.status_code == 403
+    assert 'data-testid="problem"' in refused.text and "approval level" in refused.text
+    assert 'data-testid="release-plan"' in refused.text  # still proposed: try again later
+    assert _requisition_count(db) == before
