@@ -23,7 +23,7 @@ from ledger.db import Database
 from ledger.errors import InvalidInput
 from ledger.jobs import JobContext, job_kind
 from ledger.models import Role, User
-from ledger.policy import Actor
+from ledger.policy import SYSTEM, Actor
 from ledger.users import actor_of
 from optimizer import adapter, allocate
 from optimizer.poisson import expected_backorders
@@ -58,11 +58,15 @@ class PurchaseParams(BaseModel):
 
 
 def _starter(ctx: JobContext) -> Actor:
+    """Who started the job (the command line's system administrator, or a user)."""
     with ctx.db.reading() as session:
-        who = session.scalar(
-            select(User).where(User.username == jobs.get_job(session, ctx.job_id).created_by)
-        )
-        return actor_of(who)
+        username = jobs.get_job(session, ctx.job_id).created_by
+        who = session.scalar(select(User).where(User.username == username))
+    if who is None and username == SYSTEM.username:
+        return SYSTEM
+    if who is None or not who.active:
+        raise InvalidInput(f"{username}, who started the job, is no active user", field="user")
+    return actor_of(who)
 
 
 def fill_rate(lam: np.ndarray, held: np.ndarray) -> float:
