@@ -3017,10 +3017,10 @@ def _offline_allocation(instance_file: Path, out: Path | None, time_limit, targe
 
     if out is None:
         _error("--instance needs --out PLAN.npz, the file the plan is written to")
+    if not instance_file.is_file():
+        _error(f"--instance {instance_file}: no such file")
     try:
         instance = allocate.load_instance(str(instance_file))
-    except FileNotFoundError:
-        _error(f"--instance {instance_file}: no such file")
     except allocate.InstanceError as exc:
         _error(f"{instance_file}: {exc}")
     with _allocation_bar() as bar:
@@ -3070,7 +3070,7 @@ def _release(db: Database, who, number: str, key: str | None) -> None:
         done = db.transact(lambda s: adapter.release(s, who, number, key=key))
     except LedgerError as exc:
         _fail(exc)
-    if done.created == 0:
+    if done.released_before:
         _say(f"{done.plan} was released already: {len(done.requisitions):,} requisitions")
     else:
         _say(f"{done.plan} released: {done.created:,} requisitions raised and approved")

@@ -62,11 +62,11 @@ def _starter(ctx: JobContext) -> Actor:
     with ctx.db.reading() as session:
         username = jobs.get_job(session, ctx.job_id).created_by
         who = session.scalar(select(User).where(User.username == username))
-    if who is None and username == SYSTEM.username:
-        return SYSTEM
-    if who is None or not who.active:
-        raise InvalidInput(f"{username}, who started the job, is no active user", field="user")
-    return actor_of(who)
+        if who is None and username == SYSTEM.username:
+            return SYSTEM
+        if who is None or not who.active:
+            raise InvalidInput(f"{username}, who started the job, is no active user", field="user")
+        return actor_of(who)
 
 
 def fill_rate(lam: np.ndarray, held: np.ndarray) -> float:
