@@ -12,6 +12,7 @@ door and the worker know the kinds.
 from __future__ import annotations
 
 import io
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from sqlalchemy import select
 
 from ledger import jobs, planning
 from ledger.db import Database
-from ledger.errors import InvalidInput
+from ledger.errors import InvalidInput, LedgerError
 from ledger.jobs import JobContext, job_kind
 from ledger.models import Role, User
 from ledger.policy import SYSTEM, Actor
@@ -188,9 +189,19 @@ def purchase_summary(input_, chosen, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_workbook(data: bytes):
+    """The workbook's input; a problem names its sheet, row and column."""
     from importers.purchase_sheet import read_purchase_workbook
 
-    return read_purchase_workbook(io.BytesIO(data))
+    try:
+        return read_purchase_workbook(io.BytesIO(data))
+    except LedgerError:
+        raise
+    except (ValueError, KeyError, TypeError, OSError, zipfile.BadZipFile) as exc:
+        raise InvalidInput(
+            f"the purchase workbook cannot be read: {exc}; start from the template "
+            "(sheets parts and sales)",
+            field="file",
+        ) from None
 
 
 @job_kind(PURCHASE, roles=ROLES, params=PurchaseParams)
