@@ -31,6 +31,7 @@ from api.routes import (
     masterdata,
     money,
     parts,
+    planning,
     purchasing,
     repairs,
     settlement,
@@ -141,6 +142,7 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     app.include_router(repairs.router)
     app.include_router(money.router)
     app.include_router(settlement.router)
+    app.include_router(planning.router)
     # The kinds a job may be started as (their work runs in `aftersales worker`).
     job_runner.load_kinds(settings=settings)
     app.include_router(jobs.router)

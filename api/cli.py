@@ -2958,3 +2958,253 @@ def payments_collect(
     from ledger.money import payments
 
     _bank_move(payments.collect, point, amount, method, reference, on, as_user, key)
+
+
+# -- planning ---------------------------------------------------------------------------
+
+plan_app = typer.Typer(
+    help="Planning: the network as an instance file, national allocations, purchase sizing."
+)
+app.add_typer(plan_app, name="plan")
+Horizon = Annotated[int, typer.Option(help="Months of demand to plan for", min=1, max=24)]
+
+
+def _plan_problem(exc: Exception) -> NoReturn:
+    """A bad instance, plan or workbook: what and where, exit 1, no traceback."""
+    if isinstance(exc, LedgerError):
+        _fail(exc)
+    _error(str(exc))
+
+
+def _allocation_bar():
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        "{task.description}", BarColumn(), TimeElapsedColumn(), TextColumn("{task.fields[note]}"),
+        console=console, transient=False,
+    )  # fmt: skip
+
+
+def _say_plan(plan) -> None:
+    _say(
+        f"objective {plan.objective:,.6f}  bound {plan.bound:,.6f}  gap {plan.gap:.4%}  "
+        f"seconds {plan.seconds:.2f}  ({plan.solver}: {plan.method})"
+    )
+
+
+@plan_app.command("snapshot")
+def plan_snapshot(
+    file: Annotated[Path, typer.Argument(help="The .npz file to write")],
+    horizon_months: Horizon = 3,
+) -> None:
+    """Write the live network as an allocation instance (numpy .npz): demand,
+    stock net of reservations, credit headroom, with the codes as labels."""
+    from optimizer import adapter, allocate
+
+    instance = _read(lambda s: adapter.snapshot(s, horizon_months=horizon_months))
+    try:
+        allocate.save_instance(instance, str(file))
+    except OSError as exc:
+        _error(f"{file}: cannot be written ({exc.strerror or exc})")
+    _say(
+        f"wrote {file}: {instance.P:,} points × {instance.K:,} parts over {instance.R:,} "
+        f"regional warehouses; demand {instance.lam.sum():,.1f} units over {horizon_months} months"
+    )
+
+
+def _offline_allocation(instance_file: Path, out: Path | None, time_limit, target_gap) -> None:
+    from optimizer import allocate
+
+    if out is None:
+        _error("--instance needs --out PLAN.npz, the file the plan is written to")
+    if not instance_file.is_file():
+        _error(f"--instance {instance_file}: no such file")
+    try:
+        instance = allocate.load_instance(str(instance_file))
+    except allocate.InstanceError as exc:
+        _error(f"{instance_file}: {exc}")
+    with _allocation_bar() as bar:
+        task = bar.add_task(f"{instance.P:,} × {instance.K:,}", total=None, note="")
+
+        def progress(done, total, note):
+            bar.update(task, completed=done, total=total, note=note)
+
+        plan = allocate.allocate(
+            instance, time_limit=time_limit, target_gap=target_gap, progress=progress
+        )
+    try:
+        allocate.check_plan(instance, plan)
+        allocate.save_plan(plan, str(out))
+    except allocate.InstanceError as exc:
+        _error(f"the plan breaks its instance: {exc}")
+    except OSError as exc:
+        _error(f"{out}: cannot be written ({exc.strerror or exc})")
+    _say_plan(plan)
+    _say(f"wrote {out}: x {plan.x.shape[0]:,} × {plan.x.shape[1]:,}, ship "
+         f"{plan.ship.shape[0]:,} × {plan.ship.shape[1]:,}; {int(plan.x.sum()):,} units to points, "
+         f"{int(plan.ship.sum()):,} from HQ")  # fmt: skip
+
+
+def _in_process_queue(db: Database):
+    """A queue whose jobs run here, in a thread beside the command's bar."""
+    import threading
+
+    from ledger import jobs
+
+    queue = jobs.JobQueue("memory://", database=db)
+    threads: list[threading.Thread] = []
+
+    def submit(job_id: int) -> None:
+        thread = threading.Thread(target=jobs.run_job, args=(db, job_id), daemon=True)
+        thread.start()
+        threads.append(thread)
+
+    queue.submit = submit
+    return queue, threads
+
+
+def _release(db: Database, who, number: str, key: str | None) -> None:
+    from optimizer import adapter
+
+    try:
+        done = db.transact(lambda s: adapter.release(s, who, number, key=key))
+    except LedgerError as exc:
+        _fail(exc)
+    if done.released_before:
+        _say(f"{done.plan} was released already: {len(done.requisitions):,} requisitions")
+    else:
+        _say(f"{done.plan} released: {done.created:,} requisitions raised and approved")
+    if done.awaiting:
+        more = " …" if len(done.awaiting) > 10 else ""
+        _say(
+            f"{len(done.awaiting):,} of them wait for units from HQ (approve them once "
+            f"received): {', '.join(done.awaiting[:10])}{more}"
+        )
+    for n in done.requisitions[:20]:
+        _say(f"  {n}")
+
+
+@plan_app.command("allocate")
+def plan_allocate(
+    instance: Annotated[
+        Path | None, typer.Option(help="Allocate this instance file offline (no database)")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="With --instance: the plan file to write")
+    ] = None,
+    release: Annotated[bool, typer.Option(help="Release the plan as requisitions")] = False,
+    horizon_months: Horizon = 3,
+    time_limit: Annotated[float, typer.Option(help="Seconds", min=1, max=600)] = 30.0,
+    target_gap: Annotated[float, typer.Option(help="Stop within this gap", min=0, max=0.5)] = 1e-4,
+    as_user: AsUser = None,
+    key: Key = None,
+) -> None:
+    """Allocate the stock on hand over the network. With --instance, offline
+    from a file (--out the plan); otherwise from the live ledger, recorded as
+    a plan (run here, on the job runner's records), released with --release."""
+    if instance is not None:
+        if release:
+            _error("--release releases a plan of the ledger; it cannot go with --instance")
+        _offline_allocation(instance, out, time_limit, target_gap)
+        return
+    if out is not None:
+        _error("--out goes with --instance; a live plan is recorded in the ledger")
+    from ledger import jobs
+    from optimizer import jobs as plan_jobs
+
+    db = _db()
+    jobs.load_kinds()
+    with db.reading() as session:
+        who = _acting(session, as_user)
+    queue, threads = _in_process_queue(db)
+    params = {"horizon_months": horizon_months, "time_limit": time_limit, "target_gap": target_gap}
+    try:
+        view = jobs.enqueue(
+            db, plan_jobs.ALLOCATION, params, actor=who, idempotency_key=key, queue=queue
+        )
+    except LedgerError as exc:
+        _fail(exc)
+    done = _watch(view.number, poll=0.2)
+    for thread in threads:
+        thread.join()
+    result = done.result or {}
+    number = result.get("plan")
+    _say(
+        f"plan {number}: objective {result.get('objective') or 0:,.6f}, bound "
+        f"{result.get('bound') or 0:,.6f}, gap {result.get('gap') or 0:.4%}, "
+        f"{result.get('seconds') or 0:.2f} s"
+    )
+    if release and number:
+        _release(db, who, number, f"{number}/release" if key is None else f"{key}/release")
+
+
+@plan_app.command("release")
+def plan_release(
+    number: Annotated[str, typer.Argument(help="The plan, PL-000001")],
+    as_user: AsUser = None,
+    key: Key = None,
+) -> None:
+    """Release a proposed allocation as requisitions, approved under your own
+    approval level (once: a second release raises nothing)."""
+    db = _db()
+    with db.reading() as session:
+        who = _acting(session, as_user)
+    _release(db, who, number.strip().upper(), key)
+
+
+@plan_app.command("purchase")
+def plan_purchase(
+    workbook: Annotated[Path, typer.Argument(help="The purchase workbook (sheets parts, sales)")],
+    budget: Annotated[str | None, typer.Option(help="Budget in CNY, e.g. 2,000,000")] = None,
+    target_fill: Annotated[
+        float | None, typer.Option(help="Target fill rate, e.g. 0.95", min=0, max=1)
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the result as xlsx")] = None,
+    horizon_months: Annotated[int, typer.Option(help="Months of demand", min=1, max=60)] = 12,
+) -> None:
+    """Size a new model's first purchase for a budget or a target fill rate,
+    with the budget ↔ fill-rate frontier (offline: no database)."""
+    import numpy as np
+
+    from api import plan_sheets
+    from optimizer import jobs as plan_jobs
+
+    if (budget is None) == (target_fill is None):
+        _error("give exactly one of --budget CNY and --target-fill 0.95")
+    if target_fill is not None and not 0 < target_fill < 1:
+        _error(f"--target-fill {target_fill} is a fill rate above 0 and below 1, e.g. 0.95")
+    fen = None if budget is None else _fen(budget, "--budget")
+    try:
+        data = workbook.read_bytes()
+    except OSError as exc:
+        _error(f"{workbook}: cannot be read ({exc.strerror or exc})")
+    try:
+        input_ = plan_jobs.read_workbook(data)
+        with _progress() as bar:
+            bar.add_task(f"sizing {len(input_.sku):,} parts", total=None)
+            chosen, curve, lam = plan_jobs.size(
+                input_, budget=fen, target_fill=target_fill, horizon_months=horizon_months
+            )
+    except (LedgerError, ValueError) as exc:
+        _plan_problem(exc)
+    _say(
+        f"{len(input_.sku):,} parts: spend {_money(int(chosen.spend), 2, 'CNY')}, fill rate "
+        f"{chosen.fill_rate:.2%}, expected backorders {chosen.backorders:,.2f} "
+        f"(weighted {chosen.weighted_backorders:,.2f}, bound {chosen.bound:,.2f})"
+        + ("" if chosen.optimal else "; not proven optimal")
+    )
+    table = Table("sku", "name", "qty", "spend")
+    for k in np.argsort(-np.asarray(chosen.qty), kind="stable")[:20]:
+        if chosen.qty[k] == 0:
+            break
+        table.add_row(
+            Text(input_.sku[k]), Text(input_.name[k]), f"{int(chosen.qty[k]):,}",
+            _money(int(chosen.qty[k] * input_.cost[k]), 2, "CNY"),
+        )  # fmt: skip
+    console.print(table)
+    if out is not None:
+        try:
+            out.write_bytes(plan_sheets.purchase_xlsx(input_, chosen, curve, lam=lam))
+        except OSError as exc:
+            _error(f"{out}: cannot be written ({exc.strerror or exc})")
+        _say(f"wrote {out}")

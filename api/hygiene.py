@@ -31,8 +31,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 MEDIA_TYPE = "application/problem+json"
 # Routes that take a binary file as multipart/form-data (NUL bytes allowed): the
 # API's count-sheet upload and the console's (/ui/counts/SC-…/sheet), and the
-# console's purchase workbook (/ui/plans/purchases).
-_UPLOADS = re.compile(r"(?:/ui)?/counts/SC-[0-9]{6,12}/sheet|/ui/plans/purchases")
+# purchase workbook of a plan (/plans/purchases, /ui/plans/purchases).
+_UPLOADS = re.compile(r"(?:/ui)?/counts/SC-[0-9]{6,12}/sheet|(?:/ui)?/plans/purchases")
 # Bodies at most this large are parsed on the event loop when they must be.
 _SMALL = 64 * 1024
 

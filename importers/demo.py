@@ -327,6 +327,8 @@ def _load(
             amount_limit=fen,
         )  # fmt: skip
     loc.assign_level(session, SYSTEM, "approver", "RM")
+    # The planner approves the requisitions a released plan raises, within this level.
+    loc.assign_level(session, SYSTEM, "planner", "DIR")
     progress("purchase orders")
     _purchase_orders(session)
 

@@ -341,6 +341,7 @@ class ReleaseResult:
     created: int  # how many this call raised (0: released before)
     # Of them, those submitted to wait for the HQ shipment they depend on.
     awaiting: tuple[str, ...] = ()
+    released_before: bool = False  # True when an earlier release did it
 
 
 def _lines(skus, row) -> list[list[LineIn]]:
@@ -388,9 +389,8 @@ def release(session: Session, actor: Actor, plan_number: str, *, key: str | None
     check_idempotency_key(key)
     view = planning.lock_for_release(session, actor, plan_number)
     if view.status is planning.PlanStatus.RELEASED:
-        return ReleaseResult(
-            view.number, tuple(view.requisitions), 0, tuple(view.summary.get("awaiting", ()))
-        )
+        awaiting = tuple(view.summary.get("awaiting", ()))
+        return ReleaseResult(view.number, tuple(view.requisitions), 0, awaiting, True)
     if view.kind is not planning.PlanKind.ALLOCATION:
         raise InvalidState(
             f"plan {view.number} is a {view.kind.value} plan; only an allocation is released as "

@@ -12,6 +12,7 @@ door and the worker know the kinds.
 from __future__ import annotations
 
 import io
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -20,10 +21,10 @@ from sqlalchemy import select
 
 from ledger import jobs, planning
 from ledger.db import Database
-from ledger.errors import InvalidInput
+from ledger.errors import InvalidInput, LedgerError
 from ledger.jobs import JobContext, job_kind
 from ledger.models import Role, User
-from ledger.policy import Actor
+from ledger.policy import SYSTEM, Actor
 from ledger.users import actor_of
 from optimizer import adapter, allocate
 from optimizer.poisson import expected_backorders
@@ -58,10 +59,14 @@ class PurchaseParams(BaseModel):
 
 
 def _starter(ctx: JobContext) -> Actor:
+    """Who started the job (the command line's system administrator, or a user)."""
     with ctx.db.reading() as session:
-        who = session.scalar(
-            select(User).where(User.username == jobs.get_job(session, ctx.job_id).created_by)
-        )
+        username = jobs.get_job(session, ctx.job_id).created_by
+        who = session.scalar(select(User).where(User.username == username))
+        if who is None and username == SYSTEM.username:
+            return SYSTEM
+        if who is None or not who.active:
+            raise InvalidInput(f"{username}, who started the job, is no active user", field="user")
         return actor_of(who)
 
 
@@ -184,9 +189,19 @@ def purchase_summary(input_, chosen, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_workbook(data: bytes):
+    """The workbook's input; a problem names its sheet, row and column."""
     from importers.purchase_sheet import read_purchase_workbook
 
-    return read_purchase_workbook(io.BytesIO(data))
+    try:
+        return read_purchase_workbook(io.BytesIO(data))
+    except LedgerError:
+        raise
+    except (ValueError, KeyError, TypeError, OSError, zipfile.BadZipFile) as exc:
+        raise InvalidInput(
+            f"the purchase workbook cannot be read: {exc}; start from the template "
+            "(sheets parts and sales)",
+            field="file",
+        ) from None
 
 
 @job_kind(PURCHASE, roles=ROLES, params=PurchaseParams)
