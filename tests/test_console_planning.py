@@ -144,6 +144,8 @@ def test_a_planner_allocates_sees_the_plan_downloads_and_releases_it_once(
     assert made and _requisition_count(db) == before + len(made)
     shown = planner.get(f"/ui/requisitions/{made[0]}")
     assert shown.status_code == 200 and "已批准" in shown.text
+    # HQ's screens reach SP-A through RW-S: that requisition waits for them, and says so.
+    assert "已提交：待其所等的总部发货收货后再批准" in after.text
     assert 'data-testid="release-plan"' not in after.text
 
     again = planner.post(f"/ui/plans/{number}/release")  # another form, the same plan
