@@ -1,9 +1,10 @@
 """The planner's console pages (both databases): a planner runs an allocation
-on the small network (the job run by an immediate queue), sees the plan with
-its gap, pictures and tables, downloads it, releases it and finds its
-requisitions; releasing twice makes nothing new; finance reads without the
-forms; a service point is refused; an unknown plan or a number of another
-kind answers with a not-found page."""
+on the small network (the job run by an immediate queue, or followed live
+while a worker takes it), sees the plan with its gap, pictures and tables
+(paged on the server), downloads it, releases it and finds its
+requisitions; releasing twice makes nothing new; a purchase is sized from
+the template; finance reads without the forms; a service point is refused;
+an unknown plan or a number of another kind answers with a not-found page."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import io
 import re
 from datetime import date, timedelta
 
+import numpy as np
 import openpyxl
 import pytest
 from sqlalchemy import update
 
-from ledger import jobs
+from ledger import jobs, planning
 from ledger.catalog import locations
 from ledger.models import Role
 from ledger.parts import repairs, requisitions
@@ -23,6 +25,7 @@ from ledger.parts.requisitions import LineIn
 from ledger.parts.warranty import Case
 from ledger.policy import SYSTEM
 from ledger.users import create_user
+from optimizer import adapter, allocate
 from tests import parts_network as pn
 
 HX = {"HX-Request": "true"}
@@ -177,21 +180,7 @@ def test_the_plans_list_shows_the_plan_and_finance_reads_without_the_forms(
     assert "Fill rate after" in english and "Lower bound" in english and "Proposed" in english
 
 
-def test_a_service_point_may_not_see_plans(planning_app, as_user, db):
-    _demand(db)
-    number = _allocate(as_user("planner"))
-    point = as_user("sp-a")
-    for url in ("/ui/plans", f"/ui/plans/{number}", f"/ui/plans/{number}/plan.xlsx",
-                f"/ui/plans/{number}/plots/region-fill.png"):  # fmt: skip
-        answer = point.get(url)
-        assert answer.status_code in (403, 404), url
-        assert "<html" in answer.text  # a page, not a picture or a sheet
-    started = point.post("/ui/plans/allocations", {"horizon_months": "3", "time_limit": "5"})
-    assert started.status_code == 403
-    assert point.post(f"/ui/plans/{number}/release").status_code in (403, 404)
-
-
-def test_an_unknown_plan_or_a_number_of_another_kind_is_a_not_found_page(planning_app, as_user, db):
+def test_an_unknown_plan_is_not_found_and_a_point_sees_no_plan(planning_app, as_user, db):
     _demand(db)
     planner = as_user("planner")
     number = _allocate(planner)
@@ -202,6 +191,17 @@ def test_an_unknown_plan_or_a_number_of_another_kind_is_a_not_found_page(plannin
         answer = planner.get(url)
         assert answer.status_code == 404, url
         assert "text/html" in answer.headers["content-type"], url
+    # A service point has no plans to see, nor any to run or release.
+    point = as_user("sp-a")
+    for url in ("/ui/plans", f"/ui/plans/{number}", f"/ui/plans/{number}/plan.xlsx",
+                f"/ui/plans/{number}/plots/region-fill.png"):  # fmt: skip
+        answer = point.get(url)
+        assert answer.status_code == 403, url
+        assert "<html" in answer.text and "无权" in answer.text  # a page, not a picture
+    started = point.post("/ui/plans/allocations", {"horizon_months": "3", "time_limit": "5"})
+    assert started.status_code == 403
+    assert point.post(f"/ui/plans/{number}/release").status_code == 403
+    assert 'href="/ui/plans"' not in point.get("/").text  # nor a menu entry
 
 
 def test_what_is_typed_wrong_is_said_beside_the_field_and_nothing_runs(planning_app, as_user, db):
@@ -266,9 +266,12 @@ def test_a_purchase_is_sized_from_the_template_and_shows_its_frontier(planning_a
     assert refused.status_code == 409 and "only an allocation" in refused.text
 
 
-def test_the_run_is_followed_live_until_its_plan_is_ready(console_app, as_user, db):
+def test_the_run_is_followed_live_and_a_release_without_a_level_says_what_to_do(
+    console_app, as_user, db
+):
     """With a worker (here: the test) taking the job later, the plans page
-    polls the job's progress and reloads once it has ended."""
+    polls the job's progress and reloads once it has ended. This planner has
+    no approval level: the release is refused, saying who can give one."""
     db.transact(lambda s: create_user(s, "planner", pn.PASSWORD, Role.PLANNER))
     _demand(db)
     planner = as_user("planner")
@@ -281,18 +284,47 @@ def test_the_run_is_followed_live_until_its_plan_is_ready(console_app, as_user, 
     done = planner.get(f"/ui/jobs/{job}?reload=true", headers=HX)
     assert done.headers.get("HX-Refresh") == "true"
     assert 'data-status="succeeded"' in done.text and 'data-testid="job-plan"' in done.text
-    assert 'href="/ui/plans/PL-' in planner.get(answer.headers["location"]).text
-
-
-def test_a_planner_without_an_approval_level_is_told_what_to_do(console_app, as_user, db):
-    db.transact(lambda s: create_user(s, "planner", pn.PASSWORD, Role.PLANNER))
-    console_app.state.job_queue = jobs.JobQueue("memory://", immediate=True, database=db)
-    _demand(db)
-    planner = as_user("planner")
-    number = _allocate(planner)
+    ended = planner.get(answer.headers["location"])
+    number = re.search(r'href="/ui/plans/(PL-\d+)"', ended.text).group(1)
     before = _requisition_count(db)
     refused = planner.post(f"/ui/plans/{number}/release")
     assert refused.status_code == 403
     assert 'data-testid="problem"' in refused.text and "approval level" in refused.text
     assert 'data-testid="release-plan"' in refused.text  # still proposed: try again later
     assert _requisition_count(db) == before
+
+
+def test_a_large_plans_tables_page_on_the_server(planning_app, as_user, db):
+    """A plan studied offline (120 points × 60 parts, recorded as the adapter
+    records one): 50 rows a page, the other table's page kept."""
+    P, K, R = 120, 60, 4
+    rng = np.random.default_rng(3)
+    labels = allocate.Labels(point=tuple(f"SP-{p:03d}" for p in range(P)),
+                             part=tuple(f"X-{k:02d}" for k in range(K)),
+                             warehouse=tuple(f"RW-{r}" for r in range(R)), hq="HQ")  # fmt: skip
+    instance = allocate.Instance(
+        lam=rng.uniform(0, 2, (P, K)), weight=np.ones(K), cost=np.full(K, 1_000, np.int64),
+        hq=np.full(K, 50, np.int64), reg=np.zeros((R, K), np.int64), region=np.arange(P) % R,
+        headroom=np.full(P, 1_000_000, np.int64), labels=labels,
+    )  # fmt: skip
+    plan = allocate.allocate(instance, time_limit=5)
+    planner = pn.actor(db, "planner")
+    view = db.transact(lambda s: planning.record_plan(
+        s, planner, kind="allocation", params={"horizon_months": 3}, summary={},
+        data=adapter.pack_allocation(instance, plan),
+    ))  # fmt: skip
+    browser = as_user("planner")
+    first = browser.get(f"/ui/plans/{view.number}")
+    assert first.status_code == 200
+    points = re.findall(r'data-testid="point-(SP-\d+)"', first.text)
+    assert points == [f"SP-{p:03d}" for p in range(50)]
+    assert len(re.findall(r'data-testid="part-X-', first.text)) == 50
+    third = browser.get(f"/ui/plans/{view.number}?points=100&parts=50")
+    assert re.findall(r'data-testid="point-(SP-\d+)"', third.text) == [
+        f"SP-{p:03d}" for p in range(100, 120)]  # fmt: skip
+    assert re.findall(r'data-testid="part-(X-\d+)"', third.text) == [
+        f"X-{k:02d}" for k in range(50, 60)]  # fmt: skip
+    assert "第 101–120 行，共 120 行" in third.text
+    assert f'href="/ui/plans/{view.number}?parts=50&amp;points=50#points"' in third.text  # previous
+    units = re.search(r'data-testid="units">([\d,]+)<', first.text).group(1)
+    assert int(units.replace(",", "")) == int(plan.x.sum()) > 0
