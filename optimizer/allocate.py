@@ -716,6 +716,7 @@ def _lagrangian(
     history: list[tuple[float, float, float]] = []
     rounds = 40
     step_seconds = 0.0
+    round_seconds = 2.0  # a guess until the first rounding is timed
     for round_ in range(1, rounds + 1):
         tick = time.perf_counter()
         parts = _parts_step(instance, inc, mu)
@@ -725,33 +726,41 @@ def _lagrangian(
         binding = np.flatnonzero((spend > instance.headroom) | (mu > 0))
         # A plan now and then, and always before time runs out.
         elapsed = time.perf_counter() - started
-        last = elapsed + 3 * max(step_seconds, 1.0) > time_limit or round_ == rounds
+        # The last rounding must end within the limit: stop when one more
+        # round and a rounding would not.
+        last = elapsed + 2 * step_seconds + round_seconds > time_limit or round_ == rounds
         if round_ % 3 == 0 or last or not binding.size:
+            tock = time.perf_counter()
             taken = _round(instance, inc, parts, binding)
+            round_seconds = time.perf_counter() - tock
             objective = nothing - float(gain[taken].sum())
             if objective < best_objective:
                 best, best_objective = taken, objective
-        gap = (best_objective - bound) / best_objective if best_objective > 0 else 0.0
         history.append((time.perf_counter() - started, best_objective, bound))
-        report(
-            round_,
-            rounds,
-            f"bound {bound:,.1f}, best plan {best_objective:,.1f}, gap {100 * gap:.4f} %",
-        )
+        if best is None:
+            report(round_, rounds, f"round {round_}: bound {bound:,.1f}, no plan yet")
+            gap = np.inf
+        else:
+            gap = (best_objective - bound) / best_objective if best_objective > 0 else 0.0
+            report(
+                round_,
+                rounds,
+                f"round {round_}: bound {bound:,.1f}, best plan {best_objective:,.1f}, "
+                f"gap {100 * gap:.4f} %",
+            )
         if best is not None and (gap <= target_gap or last or not binding.size):
             break
         mu = _points_step(instance, inc, parts.alpha, binding)
         step_seconds = time.perf_counter() - tick
-    assert best is not None
-    x = _units(instance, inc, best)
+    x = _units(instance, inc, best)  # the last round always makes a plan
     plan = _plan(
         instance,
         x,
         min(bound, objective_of(instance, x)),
         started,
-        solver="lagrangian",
-        method="Lagrangian relaxation of credit; exact matroid greedy per part; "
-        "credit-feasible rounding by each point's knapsack",
+        solver="Lagrangian decomposition, knapsacks by OR-Tools",
+        method="Lagrangian relaxation of credit; exact greedy per part; "
+        "rounding by each binding point's exact knapsack",
     )
     plan.history = history
     return plan
