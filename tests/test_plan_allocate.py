@@ -64,7 +64,9 @@ def independent_mip(instance) -> float:
     top = int(instance.hq.max() + instance.reg.max()) + 1
     x = [[solver.IntVar(0, top, f"x{p}_{k}") for k in range(K)] for p in range(P)]
     z = [[solver.NumVar(0, solver.infinity(), f"z{p}_{k}") for k in range(K)] for p in range(P)]
-    ship = [[solver.NumVar(0, float(instance.hq[k]), f"s{r}_{k}") for k in range(K)] for r in range(R)]
+    ship = [
+        [solver.NumVar(0, float(instance.hq[k]), f"s{r}_{k}") for k in range(K)] for r in range(R)
+    ]
     for p in range(P):
         for k in range(K):
             values = expected_backorders(instance.lam[p, k], held[p, k] + np.arange(top + 2))
