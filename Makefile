@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format browser-deps messages bench bench-http bench-stock bench-cycle bench-parts bench-repairs bench-count bench-settle fuzz clean
+.PHONY: install run test lint format browser-deps messages bench bench-http bench-stock bench-cycle bench-parts bench-repairs bench-count bench-settle bench-plan fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -93,6 +93,12 @@ bench-count: $(STAMP)
 # beside its baseline, on SQLite and PostgreSQL: see bench/README.md.
 bench-settle: $(STAMP)
 	$(BIN)/python bench/settlement.py
+
+# Planning: the national allocation beside the planners' spreadsheet method,
+# then the purchase frontier of a 5,000-part model: see bench/README.md.
+bench-plan: $(STAMP)
+	$(BIN)/python bench/plan_allocate.py
+	$(BIN)/python bench/plan_purchase.py
 
 # schemathesis against the served demo on SQLite and PostgreSQL, FUZZ_SECONDS
 # (default 120) per database: see README "Fuzzing".

@@ -41,7 +41,6 @@ class SignedIn:
     actor: Actor
     csrf_token: str
     locale: str
-    expires_at: datetime
 
 
 def _hash(token: str) -> str:
@@ -102,7 +101,6 @@ def find(
         actor=actor_of(user),
         csrf_token=browser.csrf_token,
         locale=user.locale if user.locale in LOCALES else LOCALES[0],
-        expires_at=browser.expires_at,
     )
     return signed_in, now - browser.last_seen_at >= TOUCH_EVERY
 

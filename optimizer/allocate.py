@@ -12,26 +12,36 @@ The problem, per point p and part k with demand D_pk ~ Poisson(λ_pk):
 Write the j-th unit of (p, k) as an *increment* of value w_k · P(D ≥ onhand + j):
 values fall with j, so backorders are the total demand's minus the values taken.
 
-**Method.** Credit is priced out with a multiplier μ_p per point (Lagrangian
-relaxation). For fixed μ every part is an exact, integral problem: the units
-of one part form a transversal matroid (a unit of region r may use a slot of
-r's own stock or one of HQ's), so taking increments by value v − μ_p·cost,
-own stock first, is optimal (`_parts_step`). Its value plus Σ μ_p·headroom_p
-is an upper bound on what any plan can gain: the lower bound on backorders
-reported with every plan. The multipliers come from a damped best-response
-iteration: each point whose credit binds answers the warehouse prices of the
-last step with the μ at which its own knapsack just fits (`_points_step`).
-The last step's plan is then made credit-feasible exactly (drop the units of
-least value per fen at a point over its headroom) and the freed units and
-headroom are filled greedily (`_repair`).
+**Method, national instances.** Credit is priced out with a multiplier μ_p
+per point (Lagrangian relaxation). For fixed μ every part is an exact,
+integral problem: the units of one part form a transversal matroid (a unit
+of region r may take a slot of r's own stock or one of HQ's), so taking
+increments by value w·s − μ_p·cost, own stock first, is optimal
+(`_parts_step`). Its value plus Σ μ_p·headroom_p bounds what any plan can
+gain: that is the lower bound on backorders reported with every plan, and it
+equals the LP relaxation's at the best μ. The multipliers come from a
+best-response iteration: each point whose credit binds answers the warehouse
+prices of the last step with the μ at which its knapsack just fits
+(`_points_step`); it settles in a few rounds because each point is small
+beside the market for any part.
 
-Finally the units still in doubt (those whose value is within a band of their
-price) go to an exact LP over them alone, solved by OR-Tools' GLOP, with every
-other unit fixed; its dual prices, evaluated on the whole instance, give the
-bound, and its rounded primal the plan. GLOP because the core is a few tens
-of thousands of columns with a sparse, network-like matrix: a dual simplex
-answers it in a second, with exact duals for the bound, where a MIP solver
-would spend its time on an integrality gap that the rounding already closes.
+Every few rounds the relaxed plan is made integral and feasible (`_round`):
+each binding point solves its own 0-1 knapsack against the warehouse prices
+exactly, with OR-Tools' knapsack solver (branch and bound; a few hundred
+units per point, where greedy rounding leaves credit unused); the units the LP
+would also take go first, the cheaper extras compete for stock at their true
+value, and the freed stock and credit are filled greedily (`_repair`).
+
+**Method, small instances** (up to `_EXACT_INCREMENTS` units in play): the
+MIP over every unit, by OR-Tools' SCIP, to optimality, with SCIP's proof as
+the bound. SCIP rather than CP-SAT because the objective is real-valued
+(probabilities): CP-SAT would need it scaled to integers, and the optimum
+could move with the scale.
+
+Why not one solver for the national instance: its LP has ~19 million columns
+(3,000 × 2,000 pairs × the units worth considering); GLOP or PDLP on it takes
+minutes, while the decomposition above solves each of its pieces exactly in
+a second per round, and its bound is the LP's.
 """
 
 from __future__ import annotations
@@ -654,7 +664,7 @@ def _exact_knapsacks(
 
 # --------------------------------------------------------------------------- the solvers
 
-_EXACT_INCREMENTS = 40_000  # below this many units in play, solve the MIP exactly
+_EXACT_INCREMENTS = 12_000  # up to this many units in play, SCIP proves the optimum in seconds
 
 
 def allocate(
@@ -706,6 +716,7 @@ def _lagrangian(
     history: list[tuple[float, float, float]] = []
     rounds = 40
     step_seconds = 0.0
+    round_seconds = 2.0  # a guess until the first rounding is timed
     for round_ in range(1, rounds + 1):
         tick = time.perf_counter()
         parts = _parts_step(instance, inc, mu)
@@ -715,33 +726,41 @@ def _lagrangian(
         binding = np.flatnonzero((spend > instance.headroom) | (mu > 0))
         # A plan now and then, and always before time runs out.
         elapsed = time.perf_counter() - started
-        last = elapsed + 3 * max(step_seconds, 1.0) > time_limit or round_ == rounds
+        # The last rounding must end within the limit: stop when one more
+        # round and a rounding would not.
+        last = elapsed + 2 * step_seconds + round_seconds > time_limit or round_ == rounds
         if round_ % 3 == 0 or last or not binding.size:
+            tock = time.perf_counter()
             taken = _round(instance, inc, parts, binding)
+            round_seconds = time.perf_counter() - tock
             objective = nothing - float(gain[taken].sum())
             if objective < best_objective:
                 best, best_objective = taken, objective
-        gap = (best_objective - bound) / best_objective if best_objective > 0 else 0.0
         history.append((time.perf_counter() - started, best_objective, bound))
-        report(
-            round_,
-            rounds,
-            f"bound {bound:,.1f}, best plan {best_objective:,.1f}, gap {100 * gap:.4f} %",
-        )
+        if best is None:
+            report(round_, rounds, f"round {round_}: bound {bound:,.1f}, no plan yet")
+            gap = np.inf
+        else:
+            gap = (best_objective - bound) / best_objective if best_objective > 0 else 0.0
+            report(
+                round_,
+                rounds,
+                f"round {round_}: bound {bound:,.1f}, best plan {best_objective:,.1f}, "
+                f"gap {100 * gap:.4f} %",
+            )
         if best is not None and (gap <= target_gap or last or not binding.size):
             break
         mu = _points_step(instance, inc, parts.alpha, binding)
         step_seconds = time.perf_counter() - tick
-    assert best is not None
-    x = _units(instance, inc, best)
+    x = _units(instance, inc, best)  # the last round always makes a plan
     plan = _plan(
         instance,
         x,
         min(bound, objective_of(instance, x)),
         started,
-        solver="lagrangian",
-        method="Lagrangian relaxation of credit; exact matroid greedy per part; "
-        "credit-feasible rounding by each point's knapsack",
+        solver="Lagrangian decomposition, knapsacks by OR-Tools",
+        method="Lagrangian relaxation of credit; exact greedy per part; "
+        "rounding by each binding point's exact knapsack",
     )
     plan.history = history
     return plan
