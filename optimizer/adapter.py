@@ -112,7 +112,9 @@ def snapshot(
     horizon_months: int = 3,
     history_months: int = HISTORY_MONTHS,
 ) -> Instance:
-    """The network as an allocation instance (see the module's docstring)."""
+    """The network as an allocation instance (see the module's docstring).
+    Stock is as it stands now; `day` (default today) dates the prices, the
+    credit positions and the end of the demand history."""
     if not (isinstance(horizon_months, int) and 1 <= horizon_months <= 60):
         raise InvalidInput("horizon_months is 1 to 60", field="horizon_months")
     day = day or _today(session)

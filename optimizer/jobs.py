@@ -12,6 +12,7 @@ door and the worker know the kinds.
 from __future__ import annotations
 
 import io
+import time
 import zipfile
 from typing import Any
 
@@ -139,8 +140,14 @@ def allocation_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     actor = _starter(ctx)
     key = f"{ctx.number}/plan"
 
+    last = [0.0]
+
     def progress(done, total, note):
-        ctx.progress(done, total, note)
+        # The solver reports every round; the job's row is written a few times a second.
+        now = time.monotonic()
+        if now - last[0] >= 0.25 or (total is not None and done >= total):
+            last[0] = now
+            ctx.progress(done, total, note)
 
     view = run_allocation(ctx.db, actor, params, job=ctx.number, key=key, progress=progress)
     return {"plan": view.number, **{k: view.summary.get(k) for k in ("objective", "bound", "gap",

@@ -334,3 +334,34 @@ def test_a_purchase_job_sizes_an_uploaded_workbook(db, tmp_path):
     assert frontier.budget.ndim == 1
     with pytest.raises(Exception, match="xlsx"):
         plan_jobs.start_purchase(db, planner, b"not a workbook", budget=100, queue=queue)
+
+
+def test_plans_without_codes_or_with_nan_figures_are_refused(db):
+    planned_network(db)
+    actor = pn.actor(db, PLANNER)
+    bare = allocate.Instance(
+        lam=np.ones((1, 1)), weight=np.ones(1), cost=np.ones(1, dtype=np.int64),
+        hq=np.ones(1, dtype=np.int64), reg=np.zeros((1, 1), dtype=np.int64),
+        region=np.zeros(1, dtype=np.int64), headroom=np.full(1, 10, dtype=np.int64),
+    )  # fmt: skip
+    number = _record(db, bare, x=[[1]], ship=[[1]])
+    with pytest.raises(InvalidState, match="without location and part codes"):
+        db.transact(lambda s: adapter.release(s, actor, number, key="k"))
+    from ledger.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="not JSON"):
+        db.transact(
+            lambda s: planning.record_plan(
+                s, actor, kind="allocation", params={}, summary={"gap": float("nan")}, data=b"x"
+            )
+        )
+    with pytest.raises(InvalidInput, match="kind"):
+        db.transact(
+            lambda s: planning.record_plan(s, actor, kind="guess", params={}, summary={}, data=b"x")
+        )
+    with pytest.raises(Forbidden):
+        db.transact(
+            lambda s: planning.record_plan(
+                s, pn.actor(db, "finance"), kind="purchase", params={}, summary={}, data=b"x"
+            )
+        )
