@@ -46,7 +46,7 @@ JOB_KINDS = {"allocation": "plan_allocation", "purchase": "plan_purchase"}
 KINDS = ("allocation", "purchase")
 PLOTS = {"allocation": ("region-fill",), "purchase": ("frontier",)}
 HORIZON_DEFAULT, TIME_LIMIT_DEFAULT = 3, 30
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UPLOAD_BYTES = plans.MAX_UPLOAD_BYTES  # the service refuses more
 
 # Enum values and code words shown with `| word` (translated in planning.po).
 WORDS = (
