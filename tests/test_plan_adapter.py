@@ -30,6 +30,17 @@ from tests import parts_network as pn
 PLANNER = "planner"
 
 
+@pytest.fixture(autouse=True)
+def quick_passwords(monkeypatch):
+    """The network's eight users hashed with a light Argon2: these tests are
+    about plans, not passwords (the identity tests keep the real cost)."""
+    from pwdlib import PasswordHash
+    from pwdlib.hashers.argon2 import Argon2Hasher
+
+    light = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+    monkeypatch.setattr("ledger.users._hasher", light)
+
+
 def add_planner(session, level: str | None = "L2", username: str = PLANNER) -> None:
     """The network's planner, with an approval level to release plans."""
     create_user(session, username, pn.PASSWORD, Role.PLANNER)
