@@ -21,8 +21,9 @@ through the ledger's own read services, never by re-deriving their rules:
 - `cost`: the standard cost in force on the day (fen), as credit values stock;
 - `weight`: 1.0 for every part: the catalogue has no criticality field;
 - `lam`: expected demand over the horizon, from the write-offs of the last
-  HISTORY_MONTHS months (repairs standing, not reversed), by point, part and
-  month, through optimizer.demand.in_service_rates.
+  HISTORY_MONTHS months up to the day (repairs standing, not reversed), by
+  point, part and month (rolling months back from the day, so the latest
+  repairs count at once), through optimizer.demand.in_service_rates.
 
 **Release** (`release`): a proposed allocation becomes ordinary requisitions,
 through the parts cycle's services (ledger.parts.requisitions), all in the
@@ -49,7 +50,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 from sqlalchemy import func, select
@@ -99,10 +100,6 @@ def _available(session: Session, code: str, index: dict[str, int], *, transit: b
         if page.next_after is None:
             return out
         after = page.next_after
-
-
-def _month_index(day: date, start: date) -> int:
-    return (day.year - start.year) * 12 + day.month - start.month
 
 
 def snapshot(
@@ -193,15 +190,14 @@ def snapshot(
 
 
 def _demand(session, points, part_rows, region, day, horizon_months, history_months):
-    """Write-offs of the last `history_months` whole months before `day`'s
-    month (and `day`'s own so far is left out: a part month would read low)."""
+    """Write-offs of the `history_months` months up to `day` (rolling months
+    of 365.25 / 12 days back from it: the latest repairs count at once), as
+    (point, part, month, units) triples for demand.in_service_rates."""
     P, K = len(points), len(part_rows)
     if P == 0 or K == 0:
         return np.zeros((P, K), dtype=np.float64)
-    first = date(day.year, day.month, 1)
-    for _ in range(history_months):
-        first = date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
-    end = date(day.year, day.month, 1)
+    month_days = 365.25 / 12
+    first = day - timedelta(days=int(history_months * month_days))
     p_index = {h.id: p for p, h in enumerate(points)}
     k_index = {cid: k for k, (cid, _) in enumerate(part_rows)}
     rt, pt = repairs.repair_t, repairs.part_t
@@ -210,8 +206,8 @@ def _demand(session, points, part_rows, region, day, horizon_months, history_mon
         .join(pt, pt.c.repair_id == rt.c.id)
         .where(
             rt.c.state == repairs.RepairState.WRITTEN_OFF.value,
-            rt.c.written_off_on >= first,
-            rt.c.written_off_on < end,
+            rt.c.written_off_on > first,
+            rt.c.written_off_on <= day,
         )
         .group_by(rt.c.holder_id, pt.c.commodity_id, rt.c.written_off_on)
     ).all()
@@ -220,7 +216,8 @@ def _demand(session, points, part_rows, region, day, horizon_months, history_mon
         p, k = p_index.get(holder_id), k_index.get(commodity_id)
         if p is None or k is None:
             continue
-        key = (p, k, _month_index(on, first))
+        back = min(history_months - 1, int((day - on).days / month_days))
+        key = (p, k, history_months - 1 - back)
         triples[key] = triples.get(key, 0) + int(quantity)
     idx = np.array(list(triples), dtype=np.int64).reshape(-1, 3)
     lam = demand.in_service_rates(

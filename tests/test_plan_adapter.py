@@ -30,6 +30,17 @@ from tests import parts_network as pn
 PLANNER = "planner"
 
 
+@pytest.fixture(autouse=True)
+def quick_passwords(monkeypatch):
+    """The network's eight users hashed with a light Argon2: these tests are
+    about plans, not passwords (the identity tests keep the real cost)."""
+    from pwdlib import PasswordHash
+    from pwdlib.hashers.argon2 import Argon2Hasher
+
+    light = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+    monkeypatch.setattr("ledger.users._hasher", light)
+
+
 def add_planner(session, level: str | None = "L2", username: str = PLANNER) -> None:
     """The network's planner, with an approval level to release plans."""
     create_user(session, username, pn.PASSWORD, Role.PLANNER)
@@ -82,6 +93,10 @@ def test_a_snapshot_reads_stock_net_of_reservations_credit_and_history(db):
     last = _last_month(db)
     _write_off(db, "R-1", "P-LCD", 2, last)
     _write_off(db, "R-2", "P-LCD", 1, last)
+    with db.reading() as s:
+        today = s.info["window"].today()
+    _write_off(db, "R-3", "P-BATT", 1, today)  # counts at once
+    _write_off(db, "R-4", "P-BATT", 1, today - timedelta(days=400))  # too old to count
     # Reserved at RW-S for SP-B: no longer available.
     point = pn.actor(db, "sp-b")
     approver = pn.actor(db, "approver1")
@@ -101,15 +116,16 @@ def test_a_snapshot_reads_stock_net_of_reservations_credit_and_history(db):
     assert inst.region.tolist() == [1, 1]
     assert inst.hq.tolist() == [10, 0, 40]
     assert inst.reg.tolist() == [[0, 0, 0], [8, 0, 6 - 4]]
-    assert inst.onhand.tolist() == [[2, 0, 1], [0, 0, 0]]  # SP-A used 3 of its 4 LCDs
+    assert inst.onhand.tolist() == [[0, 0, 1], [0, 0, 0]]  # SP-A used 3 of 4 LCDs, 2 of 2 BATTs
     assert inst.cost.tolist() == [3_000, 50_000, 10_000]
     assert inst.weight.tolist() == [1.0, 1.0, 1.0]
     assert inst.headroom.tolist() == [positions["SP-A"].headroom, positions["SP-B"].headroom]
-    # deposit × leverage − (stock + the 3 defective LCDs awaiting return)
-    assert inst.headroom[0] == 2 * pn.DEPOSIT - (2 * 3_000 + 1 * 10_000 + 3 * 10_000)
+    # deposit × leverage − (stock + the defective units awaiting return: 3 LCDs, 2 BATTs)
+    assert inst.headroom[0] == 2 * pn.DEPOSIT - (1 * 10_000 + 3 * 10_000 + 2 * 3_000)
     # 3 LCDs written off last month: 3 / 12 months × 3 months of horizon (the plain mean).
     assert inst.lam[0, 2] == pytest.approx(3 / 12 * 3)
-    assert inst.lam[1].sum() == 0 and inst.lam[0, :2].sum() == 0
+    assert inst.lam[0, 0] == pytest.approx(1 / 12 * 3)
+    assert inst.lam[1].sum() == 0 and inst.lam[0, 1] == 0
 
 
 def test_a_point_over_its_limit_has_no_headroom(db):

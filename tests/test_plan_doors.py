@@ -18,7 +18,13 @@ from ledger.settings import Settings
 from optimizer import allocate
 from tests import parts_network as pn
 from tests.cli import cli_database, run
-from tests.test_plan_adapter import PLANNER, _last_month, _write_off, add_planner
+from tests.test_plan_adapter import (  # noqa: F401 (quick_passwords: a fixture)
+    PLANNER,
+    _last_month,
+    _write_off,
+    add_planner,
+    quick_passwords,
+)
 from tests.tokens import SECRET
 
 PNG = b"\x89PNG\r\n\x1a\n"
