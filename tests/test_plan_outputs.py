@@ -4,6 +4,7 @@ allocation and of a purchase, whose figures are the arrays' own."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import struct
 import warnings
@@ -63,10 +64,10 @@ def test_fill_by_region_is_a_png_in_either_language():
 def test_odd_inputs_draw_a_picture_or_say_what_is_wrong():
     empty = Frontier(*(np.zeros(0),) * 5, optimal=np.zeros(0, bool))
     assert plots.frontier_png(empty, title="", lang="en")[:8] == PNG
-    nan = _frontier()
-    nan.fill_rate[3] = np.nan
-    nan.budget = nan.budget.astype(np.float64)
-    nan.budget[5] = np.inf
+    base = _frontier()
+    fill, budget = base.fill_rate.copy(), base.budget.astype(np.float64)
+    fill[3], budget[5] = np.nan, np.inf
+    nan = dataclasses.replace(base, fill_rate=fill, budget=budget)
     assert plots.frontier_png(nan, chosen=(np.nan, 0.5), title="x", lang="zh_CN")[:8] == PNG
     out_of_range = plots.region_fill_png(["A", "B"], [-0.5, np.nan], [7.0, np.inf], title="",
                                          lang="en")  # fmt: skip
@@ -273,5 +274,4 @@ def test_a_purchase_without_demand_or_frontier_leaves_those_columns_out():
     assert book.sheetnames == ["汇总 Summary", "配件 Parts"]
     assert len(next(book["配件 Parts"].iter_rows(values_only=True))) == 10
     with pytest.raises(ValueError, match="parts"):
-        purchase.qty = purchase.qty[:2]
-        plan_sheets.purchase_xlsx(input_, purchase, None)
+        plan_sheets.purchase_xlsx(input_, dataclasses.replace(purchase, qty=purchase.qty[:2]), None)
