@@ -325,19 +325,25 @@ def purchase_xlsx(input, purchase, frontier, *, lam=None, title: str | None = No
     if frontier is not None:
         n = len(np.asarray(frontier.budget))
         optimal = getattr(frontier, "optimal", None)
-        book.table("前沿 Frontier", [
+        columns = [
             ("预算 Budget", 15, "money"),
             ("采购金额 Spend", 15, "money"),
             ("满足率 Fill rate", 10, "percent"),
             ("期望缺货 Expected backorders", 12, "float"),
             ("加权期望缺货 Weighted expected backorders", 14, "float"),
             ("已证明最优 Proved optimal", 10, "text"),
-        ], [
+        ]
+        data = [
             np.asarray(frontier.budget), np.asarray(frontier.spend),
             np.asarray(frontier.fill_rate, dtype=np.float64),
             np.asarray(frontier.backorders, dtype=np.float64),
             np.asarray(frontier.weighted_backorders, dtype=np.float64),
             ["" if optimal is None else ("是 yes" if o else "否 no")
              for o in (np.ones(n, bool) if optimal is None else np.asarray(optimal, bool))],
-        ], rows=n, freeze=0)  # fmt: skip
+        ]  # fmt: skip
+        bound = getattr(frontier, "bound", None)
+        if bound is not None and np.shape(bound) == (n,):
+            columns.append(("下界（加权）Lower bound (weighted)", 14, "float"))
+            data.append(np.asarray(bound, dtype=np.float64))
+        book.table("前沿 Frontier", columns, data, rows=n, freeze=0)
     return book.close()

@@ -266,6 +266,13 @@ def test_the_purchase_workbook_states_quantities_spend_fill_and_the_frontier():
     assert [r[0] for r in rows] == pytest.approx(list(frontier.budget / 100))
     assert [r[2] for r in rows] == pytest.approx(list(frontier.fill_rate))
     assert rows[-1][5] == "否 no" and rows[0][5] == "是 yes"
+    assert len(rows[0]) == 6  # no bounds given: no bound column
+    bounded = SimpleNamespace(**{**vars(frontier), "bound": frontier.weighted_backorders * 0.99})
+    with_bound = openpyxl.load_workbook(
+        io.BytesIO(plan_sheets.purchase_xlsx(input_, purchase, bounded, lam=lam))
+    )
+    rows = _rows(with_bound["前沿 Frontier"])
+    assert [r[6] for r in rows] == pytest.approx(list(frontier.weighted_backorders * 0.99))
 
 
 def test_a_purchase_without_demand_or_frontier_leaves_those_columns_out():
