@@ -3073,7 +3073,8 @@ def _release(db: Database, who, number: str, key: str | None) -> None:
     if done.released_before:
         _say(f"{done.plan} was released already: {len(done.requisitions):,} requisitions")
     else:
-        _say(f"{done.plan} released: {done.created:,} requisitions raised and approved")
+        approved = done.created - len(done.awaiting)
+        _say(f"{done.plan} released: {done.created:,} requisitions raised, {approved:,} approved")
     if done.awaiting:
         more = " …" if len(done.awaiting) > 10 else ""
         _say(
