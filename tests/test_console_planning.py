@@ -294,9 +294,10 @@ def test_the_run_is_followed_live_and_a_release_without_a_level_says_what_to_do(
     assert _requisition_count(db) == before
 
 
-def test_a_large_plans_tables_page_on_the_server(planning_app, as_user, db):
+def test_a_large_plans_tables_page_on_the_server(planning_app, as_user, db, monkeypatch):
     """A plan studied offline (120 points × 60 parts, recorded as the adapter
-    records one): 50 rows a page, the other table's page kept."""
+    records one): 50 rows a page, the other table's page kept; the pages after
+    the first, and the picture, do not read and unpack its arrays again."""
     P, K, R = 120, 60, 4
     rng = np.random.default_rng(3)
     labels = allocate.Labels(point=tuple(f"SP-{p:03d}" for p in range(P)),
@@ -319,7 +320,14 @@ def test_a_large_plans_tables_page_on_the_server(planning_app, as_user, db):
     points = re.findall(r'data-testid="point-(SP-\d+)"', first.text)
     assert points == [f"SP-{p:03d}" for p in range(50)]
     assert len(re.findall(r'data-testid="part-X-', first.text)) == 50
+    from api.web import planning as pages
+
+    def unread(*args, **kwargs):
+        raise AssertionError("the plan's data was read again")
+
+    monkeypatch.setattr(pages.plans, "plan_data", unread)
     third = browser.get(f"/ui/plans/{view.number}?points=100&parts=50")
+    assert browser.get(f"/ui/plans/{view.number}/plots/region-fill.png").content[:8] == PNG
     assert re.findall(r'data-testid="point-(SP-\d+)"', third.text) == [
         f"SP-{p:03d}" for p in range(100, 120)]  # fmt: skip
     assert re.findall(r'data-testid="part-(X-\d+)"', third.text) == [

@@ -15,6 +15,10 @@ from __future__ import annotations
 
 import functools
 import io
+import json
+import threading
+from collections import OrderedDict
+from types import SimpleNamespace
 from urllib.parse import quote, urlencode
 
 import numpy as np
@@ -284,48 +288,85 @@ def _pager(number: str, table: str, offset: int, count: int, others: dict) -> di
     }
 
 
-def _allocation_tables(instance, plan, parts_at: int, points_at: int, number: str) -> dict:
-    figures = plan_sheets.allocation_figures(instance, plan)
-    labels = plan_sheets._labels(instance)
-    points, skus, warehouses, hq = labels
-    reg_k = np.asarray(instance.reg).sum(0)
-    ship_k = np.asarray(plan.ship).sum(0)
-    parts_at = min(parts_at, max(instance.K - 1, 0)) // ROWS * ROWS
-    points_at = min(points_at, max(instance.P - 1, 0)) // ROWS * ROWS
-    part_rows = [
-        {
-            "sku": skus[k], "hq": int(instance.hq[k]), "warehouses": int(reg_k[k]),
-            "shipped": int(ship_k[k]), "to_points": int(figures["units_k"][k]),
-            "demand": float(figures["demand_k"][k]),
-            "ebo_before": float(figures["ebo_before_k"][k]),
-            "ebo_after": float(figures["ebo_after_k"][k]),
-            "fill_before": float(figures["fill_before_k"][k]),
-            "fill_after": float(figures["fill_after_k"][k]),
-        }
-        for k in range(parts_at, min(instance.K, parts_at + ROWS))
-    ]  # fmt: skip
-    used = figures["headroom_used_p"]
-    point_rows = [
-        {
-            "code": points[p], "warehouse": warehouses[int(instance.region[p])],
-            "units": int(figures["units_p"][p]), "value": int(figures["value_p"][p]),
-            "headroom": int(instance.headroom[p]),
-            "used": float(used[p]) if np.isfinite(used[p]) else None,
-            "fill_before": float(figures["fill_before_p"][p]),
-            "fill_after": float(figures["fill_after_p"][p]),
-        }
-        for p in range(points_at, min(instance.P, points_at + ROWS))
-    ]  # fmt: skip
-    offsets = {"parts": parts_at, "points": points_at}
+class _Digest:
+    """What an allocation's page and picture show, computed once from the
+    plan's arrays: per part and per point (small beside the arrays: a
+    national plan's data is tens of MB, its digest a few hundred KB)."""
+
+    def __init__(self, instance, plan) -> None:
+        figures = plan_sheets.allocation_figures(instance, plan)
+        self.points, self.skus, self.warehouses, self.hq_code = plan_sheets._labels(instance)
+        self.P, self.K = instance.P, instance.K
+        self.plan = SimpleNamespace(
+            objective=plan.objective, bound=plan.bound, gap=plan.gap, seconds=plan.seconds,
+            solver=plan.solver, method=plan.method,
+        )  # fmt: skip
+        self.figures = {name: figures[name] for name in (
+            "fill_before", "fill_after", "weighted_before", "weighted_after", "value")}  # fmt: skip
+        self.parts = {
+            "hq": np.asarray(instance.hq), "warehouses": np.asarray(instance.reg).sum(0),
+            "shipped": np.asarray(plan.ship).sum(0), "to_points": figures["units_k"],
+            "demand": figures["demand_k"], "ebo_before": figures["ebo_before_k"],
+            "ebo_after": figures["ebo_after_k"], "fill_before": figures["fill_before_k"],
+            "fill_after": figures["fill_after_k"],
+        }  # fmt: skip
+        self.region = np.asarray(instance.region)
+        self.by_point = {
+            "units": figures["units_p"], "value": figures["value_p"],
+            "headroom": np.asarray(instance.headroom), "used": figures["headroom_used_p"],
+            "fill_before": figures["fill_before_p"], "fill_after": figures["fill_after_p"],
+        }  # fmt: skip
+        self.units = int(np.asarray(plan.x).sum())
+        self.shipped = int(np.asarray(plan.ship).sum())
+        self.region_before = allocate.region_fill(instance, np.zeros_like(plan.x))
+        self.region_after = allocate.region_fill(instance, plan.x)
+
+
+_DIGESTS: OrderedDict[tuple, _Digest] = OrderedDict()
+_DIGESTS_KEPT = 8
+_DIGESTS_LOCK = threading.Lock()
+
+
+def _digest(request: Request, session, me, view) -> _Digest:
+    """The allocation's digest: kept in this process for the plans read last
+    (a plan's data never changes once recorded), so paging its tables or
+    drawing its picture does not read and unpack its arrays again."""
+    figures = {k: v for k, v in view.summary.items() if k not in ("awaiting",)}
+    key = (id(request.app.state.db), view.number, view.created_at, view.data_bytes,
+           json.dumps(figures, sort_keys=True, default=str))  # fmt: skip
+    with _DIGESTS_LOCK:
+        found = _DIGESTS.get(key)
+        if found is not None:
+            _DIGESTS.move_to_end(key)
+            return found
+    made = _Digest(*adapter.unpack_allocation(plans.plan_data(session, me.actor, view.number)))
+    with _DIGESTS_LOCK:
+        _DIGESTS[key] = made
+        while len(_DIGESTS) > _DIGESTS_KEPT:
+            _DIGESTS.popitem(last=False)
+    return made
+
+
+def _allocation_tables(digest: _Digest, parts_at: int, points_at: int, number: str) -> dict:
+    parts_at = min(parts_at, max(digest.K - 1, 0)) // ROWS * ROWS
+    points_at = min(points_at, max(digest.P - 1, 0)) // ROWS * ROWS
+    part_rows = []
+    for k in range(parts_at, min(digest.K, parts_at + ROWS)):
+        row = {name: values[k].item() for name, values in digest.parts.items()}
+        part_rows.append({"sku": digest.skus[k], **row})
+    point_rows = []
+    for p in range(points_at, min(digest.P, points_at + ROWS)):
+        row = {name: values[p].item() for name, values in digest.by_point.items()}
+        if not np.isfinite(row["used"]):
+            row["used"] = None
+        warehouse = digest.warehouses[int(digest.region[p])]
+        point_rows.append({"code": digest.points[p], "warehouse": warehouse, **row})
     return {
-        "plan": plan, "figures": figures, "hq_code": hq,
+        "plan": digest.plan, "figures": digest.figures, "hq_code": digest.hq_code,
         "part_rows": part_rows, "point_rows": point_rows,
-        "parts_pager": _pager(number, "parts", parts_at, instance.K,
-                              {"points": points_at}),
-        "points_pager": _pager(number, "points", points_at, instance.P,
-                               {"parts": parts_at}),
-        "offsets": offsets, "units": int(np.asarray(plan.x).sum()),
-        "shipped": int(np.asarray(plan.ship).sum()),
+        "parts_pager": _pager(number, "parts", parts_at, digest.K, {"points": points_at}),
+        "points_pager": _pager(number, "points", points_at, digest.P, {"parts": parts_at}),
+        "units": digest.units, "shipped": digest.shipped,
     }  # fmt: skip
 
 
@@ -366,18 +407,18 @@ def _plan_page(
 ) -> Response:  # fmt: skip
     with request.app.state.db.reading() as session:
         view = _plan(session, me, number)
-        data = plans.plan_data(session, me.actor, view.number)
         job = None
         if view.job:
             try:
                 job = jobs.get_job(session, view.job, me.actor, stale_after=_stale_after(request))
             except LedgerError:
                 job = None
-    if view.kind == "allocation":
-        instance, plan = adapter.unpack_allocation(data)
-        tables = _allocation_tables(instance, plan, parts, points, view.number)
-    else:
-        tables = _purchase_tables(adapter.unpack_purchase(data), parts, view.number)
+        if view.kind == "allocation":
+            tables = _allocation_tables(_digest(request, session, me, view), parts, points,
+                                        view.number)  # fmt: skip
+        else:
+            result = adapter.unpack_purchase(plans.plan_data(session, me.actor, view.number))
+            tables = _purchase_tables(result, parts, view.number)
     return page(
         request, me, "planning/plan.html", view=view, job=job, summary=view.summary or {},
         params=view.params or {}, plots=PLOTS.get(view.kind, ()), titles=TITLES,
@@ -407,22 +448,26 @@ def plan_xlsx(request: Request, me: Me, number: str):
 
 @_get("/ui/plans/{number}/plots/{name}.png")
 def plan_plot(request: Request, me: Me, number: str, name: str):
+    digest = data = None
     with request.app.state.db.reading() as session:
         view = _plan(session, me, number)
         if name not in PLOTS.get(view.kind, ()):
             raise NotFound(f"plan {view.number} ({view.kind}) has no picture {name!r}",
                            field="name")  # fmt: skip
-        data = plans.plan_data(session, me.actor, view.number)
+        if name == "region-fill":
+            digest = _digest(request, session, me, view)
+        else:
+            data = plans.plan_data(session, me.actor, view.number)
     with i18n.speaking(me.locale):
         title = i18n.gettext(TITLES[name])
-        if name == "region-fill":
-            instance, plan = adapter.unpack_allocation(data)
-            names = list(instance.labels.warehouse) if instance.labels is not None else [
-                f"R{r + 1}" for r in range(instance.R)]  # fmt: skip
+        if digest is not None:
             png = plots.region_fill_png(
-                names, allocate.region_fill(instance, np.zeros_like(plan.x)),
-                allocate.region_fill(instance, plan.x), title=title, lang=me.locale,
-            )  # fmt: skip
+                digest.warehouses,
+                digest.region_before,
+                digest.region_after,
+                title=title,
+                lang=me.locale,
+            )
         else:
             _input, purchase, frontier, _lam = adapter.unpack_purchase(data)
             png = plots.frontier_png(frontier, chosen=purchase, title=title, lang=me.locale)
