@@ -50,6 +50,7 @@ LABELS: dict[str, dict[str, str]] = {
         "before": "分配前",
         "after": "分配后",
         "no_data": "无数据",
+        "no_demand": "无需求",
     },
     "en": {
         "budget": "Budget",
@@ -61,6 +62,7 @@ LABELS: dict[str, dict[str, str]] = {
         "before": "Before",
         "after": "After",
         "no_data": "No data",
+        "no_demand": "No demand",
     },
 }
 # Money on the budget axis: yuan, scaled to a unit that keeps the ticks short.
@@ -229,7 +231,8 @@ def region_fill_png(
     names: Any, before: Any, after: Any, *, title: str = "", lang: str = "zh_CN"
 ) -> bytes:
     """Bars per regional warehouse: the fill rate of its points before and
-    after the allocation (fractions 0..1; a non-finite value draws no bar)."""
+    after the allocation (fractions 0..1; a non-finite value draws no bar, and
+    a region with neither, one whose points have no demand, says so)."""
     lang = _lang(lang)
     words = LABELS[lang]
     names = [str(n) for n in names]
@@ -247,6 +250,11 @@ def region_fill_png(
         a = np.where(np.isfinite(after), np.clip(after, 0, 1), 0.0)
         axes.bar(xs - width / 2, b, width, color=BEFORE_COLOUR, label=words["before"])
         axes.bar(xs + width / 2, a, width, color=AFTER_COLOUR, label=words["after"])
+        for x in xs[~(np.isfinite(before) | np.isfinite(after))]:
+            axes.text(
+                x, 0.02, words["no_demand"], ha="center", va="bottom", color="#6b7280",
+                rotation=90 if many else 0, fontproperties=_font(7 if many else 9),
+            )  # fmt: skip
         axes.set_xticks(xs)
         axes.set_xticklabels(names, rotation=60 if many else 0, ha="right" if many else "center",
                              fontproperties=_font(7 if many else 9))  # fmt: skip

@@ -318,8 +318,11 @@ class _Digest:
         }  # fmt: skip
         self.units = int(np.asarray(plan.x).sum())
         self.shipped = int(np.asarray(plan.ship).sum())
-        self.region_before = allocate.region_fill(instance, np.zeros_like(plan.x))
-        self.region_after = allocate.region_fill(instance, plan.x)
+        # A region whose points expect no demand has no fill rate to draw.
+        demand = np.bincount(self.region, np.asarray(instance.lam).sum(1), minlength=instance.R)
+        none = demand <= 0
+        self.region_before = np.where(none, np.nan, allocate.region_fill(instance, None))
+        self.region_after = np.where(none, np.nan, allocate.region_fill(instance, plan.x))
 
 
 _DIGESTS: OrderedDict[tuple, _Digest] = OrderedDict()
