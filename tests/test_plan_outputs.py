@@ -282,3 +282,12 @@ def test_a_purchase_without_demand_or_frontier_leaves_those_columns_out():
     assert len(next(book["配件 Parts"].iter_rows(values_only=True))) == 10
     with pytest.raises(ValueError, match="parts"):
         plan_sheets.purchase_xlsx(input_, dataclasses.replace(purchase, qty=purchase.qty[:2]), None)
+
+
+def test_a_region_without_demand_says_so_rather_than_drawing_nothing():
+    silent = plots.region_fill_png(["RW-N", "RW-S"], [np.nan, 0.5], [np.nan, 0.9], title="",
+                                   lang="zh_CN")  # fmt: skip
+    empty = plots.region_fill_png(["RW-N", "RW-S"], [0.0, 0.5], [0.0, 0.9], title="",
+                                  lang="zh_CN")  # fmt: skip
+    assert silent[:8] == empty[:8] == PNG and silent != empty
+    assert plots.LABELS["zh_CN"]["no_demand"] == "无需求"
