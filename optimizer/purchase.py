@@ -264,7 +264,7 @@ def _exact(f, g, part_of, K, cap, mu, ub, ub_choice, deadline):
     F = np.array([base_f])
     parents, picks = [], []
     for i, opts in enumerate(groups):
-        if time.perf_counter() > deadline:
+        if time.perf_counter() > deadline or G.size * opts.size > 4 * _MAX_STATES:
             return ub_choice, ub, False
         nG = (G[:, None] + g[opts][None, :]).ravel()
         nF = (F[:, None] + f[opts][None, :]).ravel()
@@ -284,7 +284,7 @@ def _exact(f, g, part_of, K, cap, mu, ub, ub_choice, deadline):
         picks.append(pick[front])
         if G.size > _MAX_STATES:
             return ub_choice, ub, False
-    final = np.flatnonzero(G <= cap)
+    final = np.flatnonzero(cap >= G)
     # Exactly feasible (integers in budget mode; within float rounding otherwise).
     if final.size == 0:
         return ub_choice, ub, True
@@ -430,7 +430,7 @@ def _solve_target(cost, lam, weight, moq, pack, target, deadline) -> Purchase:
     total = float(lam.sum())
     cap = (1.0 - target) * total  # Σ EBO allowed
     need = total - cap  # backorders to save
-    order, slope = _order(opt, opt.seg_gain_u)
+    order, _ = _order(opt, opt.seg_gain_u)
     cum_gain = np.cumsum(opt.seg_gain_u[order])
     cum_cost = np.cumsum(opt.seg_cost[order])
     if need <= 0 or total <= 0:
@@ -454,7 +454,7 @@ def _solve_target(cost, lam, weight, moq, pack, target, deadline) -> Purchase:
         choice, ub, proven = _exact(
             opt.spend, opt.ebo, opt.part, opt.count.size, cap, mu, ub, choice, deadline
         )
-    spend = int(round(ub))
+    spend = round(ub)
     spend_bound = spend if proven else int(np.ceil(lp_spend - 1e-9 * max(1.0, lp_spend)))
     return _result(pr, choice, _lp_budget_bound(pr, spend), proven, spend_bound)
 
@@ -483,15 +483,32 @@ def default_max_budget(pr: _Prepared, fill: float = 0.999) -> int:
 
 
 def frontier(
-    cost, lam, weight, moq, pack, *, steps: int = 60, max_budget=None, time_limit: float = 4.0
+    cost,
+    lam,
+    weight,
+    moq,
+    pack,
+    *,
+    steps: int = 60,
+    max_budget=None,
+    exact_budgets: bool = False,
+    time_limit: float = 4.0,
 ) -> Frontier:
-    """The budget ↔ fill-rate frontier: the exact budget problem (see
-    `size_purchase`; quantities 0 or ≥ moq in multiples of pack) at `steps`
-    budgets evenly spaced from 0 to `max_budget` (default: the spend at which
-    marginal analysis reaches a fill rate of 99.9 %). Rows ascend by budget;
-    `optimal[i]` says whether row i is proven the optimum at its budget (a row
-    whose search ran out of its share of `time_limit` keeps the best purchase
-    found, which is never worse than the row before it)."""
+    """The budget ↔ fill-rate frontier of the budget problem (see
+    `size_purchase`; quantities 0 or ≥ moq in multiples of pack), `steps` rows
+    from 0 to `max_budget` (default: the spend at which marginal analysis
+    reaches a fill rate of 99.9 %), ascending by budget.
+
+    By default each row's budget is the breakpoint of marginal analysis at or
+    below an evenly spaced budget: the greedy over hull segments (module
+    docstring) spends such a budget exactly with every part on a valid
+    quantity, so the LP bound is met and the row is the exact optimum at its
+    budget (`optimal` True, `bound` equal to the objective). With
+    `exact_budgets=True` the rows are at the evenly spaced budgets themselves,
+    each solved by the exact search within its share of `time_limit`;
+    `optimal[i]` then says whether row i was proven (a row not proven keeps
+    the best purchase found, never worse than the row before it).
+    """
     started = time.perf_counter()
     cost, lam, weight, moq, pack = _inputs(cost, lam, weight, moq, pack)
     if isinstance(steps, bool) or int(steps) != steps or not 2 <= int(steps) <= 10_000:
@@ -500,24 +517,40 @@ def frontier(
     cap = None if max_budget is None else _budget("max_budget", max_budget)
     pr = _prepare(cost, lam, weight, moq, pack, cap=cap)
     top = default_max_budget(pr) if cap is None else cap
-    budgets = np.unique(np.round(np.linspace(0, top, steps)).astype(np.int64))
-    N, K = budgets.size, cost.size
-    qty = np.zeros((N, K), dtype=np.int64)
-    wbo = np.zeros(N)
-    bound = np.zeros(N)
-    optimal = np.zeros(N, dtype=bool)
-    share = float(time_limit) / N
-    prev = None
-    for i, b in enumerate(budgets.tolist()):
-        deadline = min(time.perf_counter() + 3 * share, started + float(time_limit))
-        choice, value, lb, proven = _solve_budget(pr, b, deadline)
-        if prev is not None and value > prev[1]:
-            choice, value = prev  # the row before is feasible here too
-        qty[i] = pr.opt.q[choice]
-        wbo[i] = value
-        bound[i] = lb
-        optimal[i] = proven
-        prev = (choice, value)
+    grid = np.round(np.linspace(0, top, steps)).astype(np.int64)
+    if not exact_budgets:
+        # The breakpoint at or below each budget: t whole segments.
+        t = np.searchsorted(pr.cum_cost, grid, side="right")
+        t = np.unique(t)
+        budgets = np.where(t > 0, pr.cum_cost[np.maximum(t - 1, 0)], 0).astype(np.int64)
+        N, K = budgets.size, cost.size
+        qty = np.zeros((N, K), dtype=np.int64)
+        wbo = np.zeros(N)
+        for i, ti in enumerate(t.tolist()):
+            choice = _levels(pr, pr.order[:ti])
+            qty[i] = pr.opt.q[choice]
+            wbo[i] = float(pr.opt.wbo[choice].sum())
+        optimal = np.ones(N, dtype=bool)
+        bound = wbo.copy()
+    else:
+        budgets = np.unique(grid)
+        N, K = budgets.size, cost.size
+        qty = np.zeros((N, K), dtype=np.int64)
+        wbo = np.zeros(N)
+        bound = np.zeros(N)
+        optimal = np.zeros(N, dtype=bool)
+        share = float(time_limit) / N
+        prev = None
+        for i, b in enumerate(budgets.tolist()):
+            deadline = min(time.perf_counter() + 3 * share, started + float(time_limit))
+            choice, value, lb, proven = _solve_budget(pr, b, deadline)
+            if prev is not None and value > prev[1]:
+                choice, value = prev  # the row before is feasible here too
+            qty[i] = pr.opt.q[choice]
+            wbo[i] = value
+            bound[i] = lb
+            optimal[i] = proven
+            prev = (choice, value)
     ebo = np.array([float(expected_backorders(lam, q).sum()) for q in qty]) if N else np.zeros(0)
     total = float(lam.sum())
     fill = np.ones(N) if total <= 0 else 1.0 - ebo / total
