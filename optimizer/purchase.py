@@ -428,7 +428,9 @@ def _solve_target(cost, lam, weight, moq, pack, target, deadline) -> Purchase:
     pr = _prepare(cost, lam, weight, moq, pack)
     opt = pr.opt
     total = float(lam.sum())
-    cap = (1.0 - target) * total  # Σ EBO allowed
+    cap = (1.0 - target) * total  # Σ EBO allowed: the most with 1 − cap/Σλ ≥ target in floats
+    while total > 0 and cap > 0 and 1.0 - cap / total < target:
+        cap = float(np.nextafter(cap, 0.0))
     need = total - cap  # backorders to save
     order, _ = _order(opt, opt.seg_gain_u)
     cum_gain = np.cumsum(opt.seg_gain_u[order])
