@@ -23,6 +23,10 @@ from scipy import sparse
 # the prior would become infinitely strong and a point's own history, however
 # long, would count for nothing.
 MIN_CV = 0.2
+# The most months of a point's own history the prior is worth: for a rare part
+# the spread the data can show is all Poisson noise, and the CV floor alone
+# would let a region outweigh decades of a point's own write-offs.
+MAX_PRIOR_MONTHS = 60.0
 
 
 def _vector(name: str, a, *, ndim: int, integer: bool = False) -> np.ndarray:
@@ -109,6 +113,7 @@ def _shrink(n, exposure, group, groups, prior_mean=None, prior_strength=None):
         spread = np.maximum(spread, (MIN_CV * m) ** 2)
         with np.errstate(invalid="ignore", divide="ignore"):
             beta = np.where(m > 0, m / spread, 0.0)  # (G, K) months the prior is worth
+        beta = np.minimum(beta, MAX_PRIOR_MONTHS)
     else:
         beta = np.full(m.shape, float(prior_strength))
     alpha = m * beta
@@ -154,7 +159,8 @@ def in_service_rates(
     region's mean exposure Ē_r, floored at (0.2 · m_rk)² (the estimate is
     noisy and often ≤ 0; without a floor a point's own history would count
     for nothing). As a gamma, β_rk = m_rk / A_rk (the months of history the
-    prior is worth) and α_rk = m_rk β_rk; the posterior mean rate is
+    prior is worth, at most 60: for a rare part the spread is all Poisson
+    noise) and α_rk = m_rk β_rk; the posterior mean rate is
 
         θ̂_pk = (α_rk + n_pk) / (β_rk + E_p),
 
@@ -214,4 +220,4 @@ def in_service_rates(
     return rates * h
 
 
-__all__ = ["MIN_CV", "in_service_rates", "new_model_demand"]
+__all__ = ["MAX_PRIOR_MONTHS", "MIN_CV", "in_service_rates", "new_model_demand"]
