@@ -450,6 +450,18 @@ def _solve_target(cost, lam, weight, moq, pack, target, deadline) -> Purchase:
     lp_spend = before_c + frac * opt.seg_cost[crit]
     mu = float(opt.seg_cost[crit] / opt.seg_gain_u[crit])  # fen per backorder saved
     choice = _levels(pr, order[: t + 1])
+    # Taking the critical segment whole overshoots: give back the least
+    # efficient segments (each the last of its part) while the target holds.
+    surplus = float(cum_gain[t]) - need
+    for s in order[max(0, t - 20_000) : t + 1][::-1].tolist():
+        o = int(opt.seg[s])
+        k = int(opt.part[o])
+        gain = float(opt.seg_gain_u[s])
+        if choice[k] == o and gain <= surplus:
+            choice[k] = o - 1
+            surplus -= gain
+    if float(opt.ebo[choice].sum()) > cap:  # float rounding: keep the plain incumbent
+        choice = _levels(pr, order[: t + 1])
     ub = float(opt.spend[choice].sum())
     proven = ub <= lp_spend
     if not proven:
