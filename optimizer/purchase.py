@@ -449,7 +449,15 @@ def _solve_target(cost, lam, weight, moq, pack, target, deadline) -> Purchase:
     frac = (need - before_g) / opt.seg_gain_u[crit]
     lp_spend = before_c + frac * opt.seg_cost[crit]
     mu = float(opt.seg_cost[crit] / opt.seg_gain_u[crit])  # fen per backorder saved
-    choice = _levels(pr, order[: t + 1])
+
+    def reaches(c) -> bool:  # the test the result's fill rate is computed by
+        return 1.0 - float(opt.ebo[c].sum()) / total >= target
+
+    plain = _levels(pr, order[: t + 1])
+    while not reaches(plain) and t + 1 < order.size:  # float rounding at the edge
+        t += 1
+        plain = _levels(pr, order[: t + 1])
+    choice = plain.copy()
     # Taking the critical segment whole overshoots: give back the least
     # efficient segments (each the last of its part) while the target holds.
     surplus = float(cum_gain[t]) - need
@@ -460,14 +468,21 @@ def _solve_target(cost, lam, weight, moq, pack, target, deadline) -> Purchase:
         if choice[k] == o and gain <= surplus:
             choice[k] = o - 1
             surplus -= gain
-    if float(opt.ebo[choice].sum()) > cap:  # float rounding: keep the plain incumbent
-        choice = _levels(pr, order[: t + 1])
+    if not reaches(choice):
+        choice = plain
     ub = float(opt.spend[choice].sum())
     proven = ub <= lp_spend
     if not proven:
-        choice, ub, proven = _exact(
-            opt.spend, opt.ebo, opt.part, opt.count.size, cap, mu, ub, choice, deadline
+        # Less the rounding error a sum of K terms can carry, so that what the
+        # search finds within its cap also passes `reaches`, summed otherwise.
+        margin = 2.0 * opt.count.size * np.finfo(np.float64).eps * total
+        found, value, proven = _exact(
+            opt.spend, opt.ebo, opt.part, opt.count.size, cap - margin, mu, ub, choice, deadline
         )
+        if reaches(found):
+            choice, ub = found, value
+        else:
+            proven = False
     spend = round(ub)
     spend_bound = spend if proven else int(np.ceil(lp_spend - 1e-9 * max(1.0, lp_spend)))
     return _result(pr, choice, _lp_budget_bound(pr, spend), proven, spend_bound)
@@ -517,7 +532,9 @@ def frontier(
     below an evenly spaced budget: the greedy over hull segments (module
     docstring) spends such a budget exactly with every part on a valid
     quantity, so the LP bound is met and the row is the exact optimum at its
-    budget (`optimal` True, `bound` equal to the objective). With
+    budget (`optimal` True, `bound` equal to the objective). Where a lumpy
+    first order leaves no breakpoint within half a step below a budget, that
+    budget gets a row of its own from the exact search. With
     `exact_budgets=True` the rows are at the evenly spaced budgets themselves,
     each solved by the exact search within its share of `time_limit`;
     `optimal[i]` then says whether row i was proven (a row not proven keeps
@@ -532,39 +549,47 @@ def frontier(
     pr = _prepare(cost, lam, weight, moq, pack, cap=cap)
     top = default_max_budget(pr) if cap is None else cap
     grid = np.round(np.linspace(0, top, steps)).astype(np.int64)
+    K = cost.size
+    padded = np.r_[0, pr.cum_cost].astype(np.int64)  # spend after t whole segments
+    rows: dict[int, tuple] = {}  # budget -> (choice, value, bound, proven)
+    todo = []  # budgets for the exact search
     if not exact_budgets:
-        # The breakpoint at or below each budget: t whole segments.
+        # The breakpoint at or below each budget: exact, for free. Where a
+        # lumpy segment (a large MOQ) leaves no breakpoint within half a step
+        # below a budget, that budget is searched exactly as well.
+        half = top / (steps - 1) / 2 if steps > 1 else 0
         t = np.searchsorted(pr.cum_cost, grid, side="right")
-        t = np.unique(t)
-        budgets = np.where(t > 0, pr.cum_cost[np.maximum(t - 1, 0)], 0).astype(np.int64)
-        N, K = budgets.size, cost.size
-        qty = np.zeros((N, K), dtype=np.int64)
-        wbo = np.zeros(N)
-        for i, ti in enumerate(t.tolist()):
-            choice = _levels(pr, pr.order[:ti])
-            qty[i] = pr.opt.q[choice]
-            wbo[i] = float(pr.opt.wbo[choice].sum())
-        optimal = np.ones(N, dtype=bool)
-        bound = wbo.copy()
+        for g, ti in zip(grid.tolist(), t.tolist(), strict=True):
+            b = int(padded[ti])
+            if b not in rows:
+                choice = _levels(pr, pr.order[:ti])
+                value = float(pr.opt.wbo[choice].sum())
+                rows[b] = (choice, value, value, True)
+            if g - b > half:
+                todo.append(g)
     else:
-        budgets = np.unique(grid)
-        N, K = budgets.size, cost.size
-        qty = np.zeros((N, K), dtype=np.int64)
-        wbo = np.zeros(N)
-        bound = np.zeros(N)
-        optimal = np.zeros(N, dtype=bool)
-        share = float(time_limit) / N
-        prev = None
-        for i, b in enumerate(budgets.tolist()):
-            deadline = min(time.perf_counter() + 3 * share, started + float(time_limit))
-            choice, value, lb, proven = _solve_budget(pr, b, deadline)
-            if prev is not None and value > prev[1]:
-                choice, value = prev  # the row before is feasible here too
-            qty[i] = pr.opt.q[choice]
-            wbo[i] = value
-            bound[i] = lb
-            optimal[i] = proven
-            prev = (choice, value)
+        todo = np.unique(grid).tolist()
+    todo = [g for g in dict.fromkeys(todo) if g not in rows]
+    share = float(time_limit) / max(1, len(todo))
+    for g in todo:
+        deadline = min(time.perf_counter() + 3 * share, started + float(time_limit))
+        rows[g] = _solve_budget(pr, g, deadline)
+    budgets = np.array(sorted(rows), dtype=np.int64)
+    N = budgets.size
+    qty = np.zeros((N, K), dtype=np.int64)
+    wbo = np.zeros(N)
+    bound = np.zeros(N)
+    optimal = np.zeros(N, dtype=bool)
+    prev = None
+    for i, b in enumerate(budgets.tolist()):
+        choice, value, lb, proven = rows[b]
+        if prev is not None and value > prev[1]:
+            choice, value = prev  # the row before is feasible here too
+        qty[i] = pr.opt.q[choice]
+        wbo[i] = value
+        bound[i] = lb
+        optimal[i] = proven
+        prev = (choice, value)
     ebo = np.array([float(expected_backorders(lam, q).sum()) for q in qty]) if N else np.zeros(0)
     total = float(lam.sum())
     fill = np.ones(N) if total <= 0 else 1.0 - ebo / total

@@ -203,3 +203,17 @@ def test_bad_frontier_inputs():
         frontier(**GOOD, steps=1)
     with pytest.raises(ValueError, match=r"^pack:"):
         frontier(**{**GOOD, "pack": [1, 0]})
+
+
+def test_a_lumpy_moq_gets_rows_between_its_breakpoints():
+    """One part's first order (1,000 units) is most of the range: marginal
+    analysis has no breakpoint inside it, so the rows there come from the
+    exact search, and each equals brute force at its budget."""
+    cost, lam, weight = np.array([100, 3]), np.array([50.0, 40.0]), np.array([1.0, 1.0])
+    moq, pack = np.array([1000, 5]), np.array([1, 5])
+    fr = frontier(cost, lam, weight, moq, pack, steps=10)
+    assert fr.budget.size >= 10
+    assert np.all(np.diff(fr.budget) > 0) and np.all(np.diff(fr.weighted_backorders) <= 0)
+    for b, w, ok in zip(fr.budget.tolist(), fr.weighted_backorders, fr.optimal, strict=True):
+        assert ok
+        assert w == pytest.approx(_brute(cost, lam, weight, moq, pack, budget=b), abs=1e-12)
