@@ -45,9 +45,12 @@ backorders are below 1e-15 of λ (q beyond λ + 12√λ + 30) are not considered
 In target mode the roles swap: spend is the objective and unweighted
 expected backorders the resource, capped at (1 − target)·Σλ.
 
-The frontier (`frontier`) solves the budget problem at evenly spaced
-budgets, sharing the options, the sorted segments and their running sums
-between rows; each row says whether its answer is proven optimal.
+The frontier (`frontier`) puts its rows at the breakpoints of marginal
+analysis nearest below evenly spaced budgets: at a breakpoint the LP spends
+the budget exactly with every part on a valid quantity, so the LP bound is
+met and the row is the exact optimum at its budget, at no cost beyond the
+sort. Where a lumpy first order leaves no breakpoint near a budget, the
+exact search above answers that budget. Each row says whether it is proven.
 """
 
 from __future__ import annotations
