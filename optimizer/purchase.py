@@ -231,6 +231,59 @@ def _order(opt: _Options, gain: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- exact search
 
 
+def _suffix_bounds(groups, f, g, limit: int = 30_000_000):
+    """bound(i, room) -> the LP value of min Σ f over groups i.. with Σ g ≤ room
+    (vectorised over `room`), a lower bound on any completion of a state: each
+    group's options as a chain from its least-g option, the improving
+    segments taken in order of slope (a rearrangement that can only be lower
+    than the chain's own LP, so the bound stays valid under float noise)."""
+    n = len(groups)
+    start_f = np.zeros(n)
+    dgs, dfs, owner = [], [], []
+    for i, opts in enumerate(groups):
+        og = opts[np.argsort(g[opts], kind="stable")]
+        start_f[i] = f[og[0]]
+        dg, df = np.diff(g[og]), np.diff(f[og])
+        use = df < 0
+        dgs.append(dg[use])
+        dfs.append(df[use])
+        owner.append(np.full(int(use.sum()), i))
+    dg = np.concatenate(dgs) if dgs else np.zeros(0)
+    if dg.size * n > limit:
+        return None
+    df = np.concatenate(dfs)
+    owner = np.concatenate(owner)
+    with np.errstate(divide="ignore"):
+        slope = np.where(dg > 0, df / np.where(dg > 0, dg, 1.0), -np.inf)
+    order = np.argsort(slope, kind="stable")
+    dg, df, owner = dg[order], df[order], owner[order]
+    rest_f = np.r_[np.cumsum(start_f[::-1])[::-1], 0.0]
+    tables = {}
+
+    def bound(i: int, room: np.ndarray) -> np.ndarray:
+        if i >= n:
+            return np.zeros(room.shape)
+        if i not in tables:  # the layers ask in turn: keep the last table only
+            tables.clear()
+            sel = owner >= i
+            tables[i] = (np.cumsum(dg[sel]), np.cumsum(df[sel]), dg[sel], df[sel])
+        cdg, cdf, sdg, sdf = tables[i]
+        if cdg.size == 0:
+            return np.full(room.shape, rest_f[i])
+        j = np.searchsorted(cdg, room, side="right")
+        full = np.where(j > 0, cdf[np.maximum(j - 1, 0)], 0.0)
+        before = np.where(j > 0, cdg[np.maximum(j - 1, 0)], 0.0)
+        jj = np.minimum(j, cdg.size - 1)
+        part = np.where(
+            (j < cdg.size) & (sdg[jj] > 0),
+            (room - before) / np.where(sdg[jj] > 0, sdg[jj], 1.0),
+            0.0,
+        )
+        return rest_f[i] + full + np.clip(part, 0.0, 1.0) * np.where(j < cdg.size, sdf[jj], 0.0)
+
+    return bound
+
+
 def _exact(f, g, part_of, K, cap, mu, ub, ub_choice, deadline):
     """Minimise Σ f over one option per part with Σ g ≤ cap, exactly.
 
@@ -263,6 +316,7 @@ def _exact(f, g, part_of, K, cap, mu, ub, ub_choice, deadline):
     min_g = np.array([g[o].min() for o in groups])
     rest_m = np.r_[np.cumsum(m_g[::-1])[::-1], 0.0]
     rest_g = np.r_[np.cumsum(min_g[::-1])[::-1], 0.0]
+    suffix = _suffix_bounds(groups, f, g)
     G = np.array([base_g])
     F = np.array([base_f])
     parents, picks = [], []
@@ -275,6 +329,8 @@ def _exact(f, g, part_of, K, cap, mu, ub, ub_choice, deadline):
         pick = np.tile(opts, G.size)
         ok = nG + rest_g[i + 1] <= cap
         ok &= nF + rest_m[i + 1] - mu * (cap - nG) <= ub + tol
+        if suffix is not None and ok.any():
+            ok[ok] = nF[ok] + suffix(i + 1, cap - nG[ok]) <= ub + tol
         if not ok.any():
             return ub_choice, ub, True  # nothing beats the incumbent
         nG, nF, par, pick = nG[ok], nF[ok], par[ok], pick[ok]

@@ -217,3 +217,35 @@ def test_a_lumpy_moq_gets_rows_between_its_breakpoints():
     for b, w, ok in zip(fr.budget.tolist(), fr.weighted_backorders, fr.optimal, strict=True):
         assert ok
         assert w == pytest.approx(_brute(cost, lam, weight, moq, pack, budget=b), abs=1e-12)
+
+
+def test_the_exact_search_agrees_with_and_without_its_lp_bound(monkeypatch):
+    """Medium instances (10–40 parts, too many for brute force): the search
+    pruned by the suffix LP bound finds what the search without it finds; a
+    bound that cut off an optimum would show here."""
+    import optimizer.purchase as purchase
+
+    rng = np.random.default_rng(11)
+    with_bound = purchase._suffix_bounds
+    for _ in range(40):
+        K = int(rng.integers(10, 40))
+        cost = rng.integers(1, 300, K)
+        lam = rng.uniform(0, 30, K)
+        weight = rng.uniform(0.2, 3, K)
+        pack = rng.integers(1, 6, K)
+        moq = pack * rng.integers(1, 8, K)
+        budget = int(rng.uniform(0.2, 1.0) * (cost * lam).sum())
+        target = float(rng.uniform(0.5, 0.99))
+        got = []
+        for bound in (with_bound, lambda *a, **k: None):
+            monkeypatch.setattr(purchase, "_suffix_bounds", bound)
+            got.append(
+                (
+                    size_purchase(cost, lam, weight, moq, pack, budget=budget),
+                    size_purchase(cost, lam, weight, moq, pack, target_fill=target),
+                )
+            )
+        (a, c), (b, d) = got
+        assert a.optimal and b.optimal and c.optimal and d.optimal
+        assert a.weighted_backorders == pytest.approx(b.weighted_backorders, rel=1e-12)
+        assert c.spend == d.spend
