@@ -23,7 +23,7 @@ from ledger.parts.requisitions import LineIn
 from ledger.parts.warranty import Case
 from ledger.policy import SYSTEM
 from ledger.users import create_user
-from optimizer import adapter, demand, allocate
+from optimizer import adapter, allocate, demand
 from optimizer import jobs as plan_jobs
 from tests import parts_network as pn
 
