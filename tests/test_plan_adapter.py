@@ -23,7 +23,7 @@ from ledger.parts.requisitions import LineIn
 from ledger.parts.warranty import Case
 from ledger.policy import SYSTEM
 from ledger.users import create_user
-from optimizer import adapter, allocate
+from optimizer import adapter, allocate, demand
 from optimizer import jobs as plan_jobs
 from tests import parts_network as pn
 
@@ -122,10 +122,25 @@ def test_a_snapshot_reads_stock_net_of_reservations_credit_and_history(db):
     assert inst.headroom.tolist() == [positions["SP-A"].headroom, positions["SP-B"].headroom]
     # deposit × leverage − (stock + the defective units awaiting return: 3 LCDs, 2 BATTs)
     assert inst.headroom[0] == 2 * pn.DEPOSIT - (1 * 10_000 + 3 * 10_000 + 2 * 3_000)
-    # 3 LCDs written off last month: 3 / 12 months × 3 months of horizon (the plain mean).
-    assert inst.lam[0, 2] == pytest.approx(3 / 12 * 3)
-    assert inst.lam[0, 0] == pytest.approx(1 / 12 * 3)
-    assert inst.lam[1].sum() == 0 and inst.lam[0, 1] == 0
+    # The history that counts: SP-A's 3 LCDs and today's BATT (the 400-day-old
+    # one is out), pooled by empirical Bayes within SP-A and SP-B's region.
+    expected = demand.in_service_rates(
+        np.array([0, 0]),
+        np.array([2, 0]),
+        np.array([11, 11]),
+        np.array([3, 1]),
+        P=2,
+        K=3,
+        months=12,
+        region=inst.region,
+        horizon_months=3,
+    )
+    assert inst.lam == pytest.approx(expected)
+    # SP-A's own history raises it above its region; SP-B, with none, gets
+    # some of the region's rate; a part nobody wrote off has no demand.
+    assert inst.lam[0, 2] > inst.lam[1, 2] > 0
+    assert inst.lam[0, 2] < 3 / 12 * 3
+    assert inst.lam[:, 1].tolist() == [0.0, 0.0]
 
 
 def test_a_point_over_its_limit_has_no_headroom(db):
@@ -346,7 +361,7 @@ def test_a_purchase_job_sizes_an_uploaded_workbook(db, tmp_path):
             planning.plan_data(s, planner, view.number)
         )
     assert view.kind == "purchase" and view.summary["fill_rate"] >= 0.9
-    assert input_.sku == ("X9-LCD",) and purchase.qty.shape == (1,) and lam.shape == (1,)
+    assert input_.sku == ("SCR-X1-OLED",) and purchase.qty.shape == (1,) and lam.shape == (1,)
     assert frontier.budget.ndim == 1
     with pytest.raises(Exception, match="xlsx"):
         plan_jobs.start_purchase(db, planner, b"not a workbook", budget=100, queue=queue)
