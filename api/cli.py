@@ -3153,6 +3153,21 @@ def plan_release(
     _release(db, who, number.strip().upper(), key)
 
 
+@plan_app.command("template")
+def plan_template(
+    out: Annotated[Path, typer.Argument(help="Where to write the empty purchase workbook")],
+) -> None:
+    """Write an empty purchase workbook (sheets parts and sales, one example
+    row each, and what every column means) to fill in for `plan purchase`."""
+    from importers.purchase_sheet import write_purchase_template
+
+    try:
+        write_purchase_template(out)
+    except OSError as exc:
+        _error(f"{out}: cannot be written ({exc.strerror or exc})")
+    _say(f"wrote {out}")
+
+
 @plan_app.command("purchase")
 def plan_purchase(
     workbook: Annotated[Path, typer.Argument(help="The purchase workbook (sheets parts, sales)")],

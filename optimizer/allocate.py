@@ -132,6 +132,8 @@ class Plan:
 
 _REQUIRED = ("lam", "weight", "cost", "hq", "reg", "region", "headroom")
 _LIMIT = 2**53  # integers beyond this lose exactness in the float arithmetic
+MAX_DEMAND = 1_000_000  # expected units per point and part over the horizon
+MAX_UNITS_WEIGHED = 100_000_000  # about 3 times a national network: ~5 GB at most
 
 
 def _array(data, name: str, *, ndim: int, integer: bool) -> np.ndarray:
@@ -187,6 +189,27 @@ def instance_from_arrays(data, labels: Labels | None = None) -> Instance:
         )
     if onhand is not None and onhand.shape != lam.shape:
         raise InstanceError("onhand", f"must have shape {lam.shape} like lam")
+    if lam.size and lam.max() > MAX_DEMAND:
+        p, k = np.unravel_index(int(lam.argmax()), lam.shape)
+        raise InstanceError(
+            "lam",
+            f"point {p}, part {k} expects {lam[p, k]:,.0f} units; at most {MAX_DEMAND:,} "
+            "per point and part over the horizon (shorten the horizon)",
+        )
+    # Every quantity of a plan is at most the stock, so if the stock's value fits
+    # in int64 with room to spare, so does any point's spend.
+    units = hq + reg.sum(axis=0) + (onhand.max(axis=0) if onhand is not None and P else 0)
+    if float(units.astype(np.float64) @ cost.astype(np.float64)) >= 2.0**62:
+        raise InstanceError("cost", "the stock's value (units × cost) is beyond 2^62 fen")
+    # The units worth weighing are about λ + 6√λ + 4 per pair: bounded, so
+    # that an instance cannot ask for more memory than the machine has.
+    weigh = float(np.sum(lam + 6.0 * np.sqrt(lam) + 4.0 * (lam > 0)))
+    if weigh > MAX_UNITS_WEIGHED:
+        raise InstanceError(
+            "lam",
+            f"about {weigh:,.0f} units to weigh, more than {MAX_UNITS_WEIGHED:,}: split the "
+            "network by region or shorten the horizon",
+        )
     if labels is None and "point_code" in data:  # the labels an instance file may carry
         labels = Labels(
             point=tuple(str(v) for v in data["point_code"]),

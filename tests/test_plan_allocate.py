@@ -335,3 +335,22 @@ def test_a_plan_that_breaks_supply_or_credit_is_refused():
     plan.x[0, 0] += 5
     with pytest.raises(InstanceError):
         check_plan(instance, plan)
+
+
+def test_demand_or_stock_beyond_what_can_be_weighed_is_refused():
+    with pytest.raises(InstanceError, match="shorten the horizon"):
+        load_instance(numpy_file(lam=np.array([[1e9, 0.5], [2.0, 0.0], [0.3, 4.0]])))
+    with pytest.raises(InstanceError, match="2\\^62"):
+        load_instance(numpy_file(cost=np.array([2**52, 300]), hq=np.array([2**20, 3])))
+    with pytest.raises(InstanceError, match="split the network"):
+        instance_from_arrays(
+            dict(
+                lam=np.full((200, 200), 5000.0),
+                weight=np.ones(200),
+                cost=np.ones(200, dtype=np.int64),
+                hq=np.zeros(200, dtype=np.int64),
+                reg=np.zeros((1, 200), dtype=np.int64),
+                region=np.zeros(200, dtype=np.int64),
+                headroom=np.zeros(200, dtype=np.int64),
+            )
+        )
