@@ -471,6 +471,21 @@ def _parts_step(
     return _PartsResult(taken, alpha, value)
 
 
+def _units_of(
+    instance: Instance, inc: _Increments, alpha: np.ndarray, points: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The increments of the listed points worth more than the warehouse price
+    α of their part: their indices, points, value less price, and cost (fen)."""
+    inside = np.zeros(instance.P, dtype=bool)
+    inside[points] = True
+    sel = np.flatnonzero(inside[inc.point])
+    pts = inc.point[sel]
+    ks = inc.part[sel]
+    u = instance.weight[ks] * inc.s[sel] - alpha[instance.region[pts], ks]
+    keep = u > 0
+    return sel[keep], pts[keep], u[keep], instance.cost[ks[keep]].astype(np.float64)
+
+
 def _points_step(
     instance: Instance, inc: _Increments, alpha: np.ndarray, points: np.ndarray
 ) -> np.ndarray:
@@ -480,16 +495,7 @@ def _points_step(
     mu = np.zeros(P)
     if not points.size:
         return mu
-    inside = np.zeros(P, dtype=bool)
-    inside[points] = True
-    k_of = inc.part
-    sel = np.flatnonzero(inside[inc.point])
-    pts = inc.point[sel]
-    ks = k_of[sel]
-    u = instance.weight[ks] * inc.s[sel] - alpha[instance.region[pts], ks]
-    keep = u > 0
-    sel, pts, ks, u = sel[keep], pts[keep], ks[keep], u[keep]
-    c = instance.cost[ks].astype(np.float64)
+    _, pts, u, c = _units_of(instance, inc, alpha, points)
     ratio = np.divide(u, c, out=np.full(u.shape, np.inf), where=c > 0)
     finite = np.isfinite(ratio)
     top = ratio[finite].max() if finite.any() else 1.0
@@ -619,16 +625,7 @@ def _point_knapsacks(
     chosen = np.zeros(inc.s.size, dtype=bool)
     if not points.size:
         return chosen
-    inside = np.zeros(P, dtype=bool)
-    inside[points] = True
-    k_of = inc.part
-    sel = np.flatnonzero(inside[inc.point])
-    pts = inc.point[sel]
-    ks = k_of[sel]
-    u = instance.weight[ks] * inc.s[sel] - alpha[instance.region[pts], ks]
-    keep = u > 0
-    sel, pts, ks, u = sel[keep], pts[keep], ks[keep], u[keep]
-    c = instance.cost[ks].astype(np.float64)
+    sel, pts, u, c = _units_of(instance, inc, alpha, points)
     ratio = u / np.maximum(c, 1e-9)
     order = np.lexsort((-ratio, pts))
     sel, pts, c = sel[order], pts[order], c[order]
