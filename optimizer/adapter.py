@@ -38,7 +38,8 @@ caller's one unit of work: all or nothing.
   shipment is received (the warehouse cannot reserve units it does not hold);
 - they are raised and approved under the releasing planner's own approval
   level (ledger.catalog.locations.assign_level), with idempotency keys
-  derived from the plan and the location (`PL-000001/SP-0001`); a plan is
+  derived from the plan, a seal of its data and the location
+  (`PL-000001/<seal>/SP-0001`: only who may read the plan can know them); a plan is
   released once: a second release raises nothing and answers the same numbers.
 
 If the stock moved since the snapshot, the services' own checks refuse the
@@ -48,6 +49,7 @@ location and the part.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -396,8 +398,12 @@ def release(session: Session, actor: Actor, plan_number: str, *, key: str | None
             "requisitions",
             plan=view.number,
         )
+    data = planning.plan_data(session, actor, view.number)
+    # The requisitions' idempotency keys carry a seal of the plan's data: only
+    # who may read the plan can know them, so no one else can take one first.
+    seal = hashlib.sha256(data).hexdigest()[:20]
     try:
-        instance, plan = unpack_allocation(planning.plan_data(session, actor, view.number))
+        instance, plan = unpack_allocation(data)
     except (InstanceError, KeyError, ValueError, OSError) as exc:
         raise InvalidState(f"plan {view.number}'s data cannot be read: {exc}") from None
     if instance.labels is None:
@@ -411,7 +417,7 @@ def release(session: Session, actor: Actor, plan_number: str, *, key: str | None
     awaiting: list[str] = []
 
     def raise_(location: str, lines: list[LineIn], suffix: str, approve: bool, note: str) -> str:
-        base = f"{view.number}/{location}{suffix}"
+        base = f"{view.number}/{seal}/{location}{suffix}"
         try:
             rq = requisitions.create(
                 session, actor, lines=lines, requester=location, note=note, submit=True, key=base

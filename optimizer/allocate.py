@@ -132,7 +132,7 @@ class Plan:
 
 _REQUIRED = ("lam", "weight", "cost", "hq", "reg", "region", "headroom")
 _LIMIT = 2**53  # integers beyond this lose exactness in the float arithmetic
-MAX_DEMAND = 1_000_000  # expected units per point and part over the horizon
+MAX_DEMAND = 100_000  # expected units per point and part over the horizon
 MAX_UNITS_WEIGHED = 100_000_000  # about 3 times a national network: ~5 GB at most
 
 
@@ -388,6 +388,13 @@ def _increments(instance: Instance, eps: float = _EPS) -> _Increments:
         s = np.maximum(s - pmf, 0.0)
         n = n + 1.0
         pmf = pmf * lam[q] / n
+        # Far in the left tail of a large λ, P(D = n) underflows (to 0, or to a
+        # subnormal float with a few bits left) and the recursion would carry
+        # that on: take it afresh from its logarithm until it is a normal float.
+        lost = (pmf < 1e-280) & (n <= lam[q])
+        if lost.any():
+            lq, nl = lam[q[lost]], n[lost]
+            pmf[lost] = np.exp(-lq + nl * np.log(lq) - gammaln(nl + 1.0))
     counts = np.zeros(P * K, dtype=np.int64)
     for level in levels_q:
         counts[level] += 1

@@ -229,6 +229,27 @@ def test_release_is_refused_to_a_point_and_to_finance_and_a_plan_of_no_such_numb
     assert _requisitions(db) == 0
 
 
+def test_a_point_cannot_take_a_release_key_before_the_planner(db):
+    # A point that guesses a plan's number and its own code and raises a
+    # requisition under that key first does not block the release.
+    planned_network(db)
+    number = _record(db, _snapshot(db), x=[[1, 0, 0], [0, 0, 0]], ship=np.zeros((2, 3)))
+    point = pn.actor(db, "sp-a")
+    for key in (f"{number}/SP-A", f"{number}/SP-A/approve", f"{number}/RW-S"):
+        db.transact(
+            lambda s, k=key: requisitions.create(
+                s, point, lines=[LineIn(sku="P-LCD", quantity=1)], key=k
+            )
+        )
+    planner = pn.actor(db, PLANNER)
+    done = db.transact(lambda s: adapter.release(s, planner, number, key="k1"))
+    assert done.created == 1
+    with db.reading() as s:
+        (raised,) = [requisitions.get(s, SYSTEM, n) for n in done.requisitions]
+    assert raised.requester == "SP-A" and raised.state == "approved"
+    assert raised.created_by == PLANNER
+
+
 def test_a_planner_without_an_approval_level_is_told_what_to_set_up(db):
     planned_network(db, level=None)
     number = _record(db, _snapshot(db), x=[[1, 0, 0], [0, 0, 0]], ship=np.zeros((2, 3)))
