@@ -133,6 +133,7 @@ class Plan:
 _REQUIRED = ("lam", "weight", "cost", "hq", "reg", "region", "headroom")
 _LIMIT = 2**53  # integers beyond this lose exactness in the float arithmetic
 MAX_DEMAND = 100_000  # expected units per point and part over the horizon
+MAX_WEIGHT = 1_000_000
 MAX_UNITS_WEIGHED = 100_000_000  # about 3 times a national network: ~5 GB at most
 
 
@@ -189,11 +190,15 @@ def instance_from_arrays(data, labels: Labels | None = None) -> Instance:
         )
     if onhand is not None and onhand.shape != lam.shape:
         raise InstanceError("onhand", f"must have shape {lam.shape} like lam")
+    if weight.size and weight.max() > MAX_WEIGHT:
+        raise InstanceError(
+            "weight", f"at most {MAX_WEIGHT:,}: weights compare parts, they are not money"
+        )
     if lam.size and lam.max() > MAX_DEMAND:
         p, k = np.unravel_index(int(lam.argmax()), lam.shape)
         raise InstanceError(
             "lam",
-            f"point {p}, part {k} expects {lam[p, k]:,.0f} units; at most {MAX_DEMAND:,} "
+            f"point {p}, part {k} expects {lam[p, k]:.3g} units; at most {MAX_DEMAND:,} "
             "per point and part over the horizon (shorten the horizon)",
         )
     # Every quantity of a plan is at most the stock, so if the stock's value fits
@@ -211,6 +216,11 @@ def instance_from_arrays(data, labels: Labels | None = None) -> Instance:
             "network by region or shorten the horizon",
         )
     if labels is None and "point_code" in data:  # the labels an instance file may carry
+        for name in ("sku", "warehouse_code", "hq_code"):
+            if name not in data or np.asarray(data[name]).size == 0:
+                raise InstanceError(
+                    name, "missing: labels need point_code, sku, warehouse_code, hq_code"
+                )
         labels = Labels(
             point=tuple(str(v) for v in data["point_code"]),
             part=tuple(str(v) for v in data["sku"]),
@@ -219,18 +229,40 @@ def instance_from_arrays(data, labels: Labels | None = None) -> Instance:
         )
         if (len(labels.point), len(labels.part), len(labels.warehouse)) != (P, K, reg.shape[0]):
             raise InstanceError("point_code", "labels do not match the arrays' shapes")
+        for name, codes in (("point_code", labels.point), ("sku", labels.part),
+                            ("warehouse_code", labels.warehouse)):  # fmt: skip
+            if len(set(codes)) != len(codes):
+                raise InstanceError(name, "names one code twice")
     return Instance(lam, weight, cost, hq, reg, region, headroom, onhand, labels)
+
+
+_OPTIONAL = ("onhand", "point_code", "sku", "warehouse_code", "hq_code")
+_MAX_FILE_BYTES = 2 * 1024**3  # what the arrays of an instance may unpack to, in all
+
+
+def _members(source: str | IO[bytes], names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The named arrays of an .npz, each checked for its unpacked size before
+    it is read (an archive can claim far more than it holds); others are not read."""
+    try:
+        data = np.load(source, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:  # not an npz, or a damaged one
+        raise InstanceError("file", "not a readable numpy .npz file") from exc
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise InstanceError("file", "a single .npy array, not an .npz of named arrays")
+    with data:
+        sizes = {info.filename.removesuffix(".npy"): info.file_size for info in data.zip.infolist()}
+        wanted = [name for name in names if name in sizes]
+        if sum(sizes[name] for name in wanted) > _MAX_FILE_BYTES:
+            raise InstanceError("file", "its arrays unpack to more than 2 GiB")
+        try:
+            return {name: data[name] for name in wanted}
+        except (OSError, ValueError, EOFError, MemoryError) as exc:
+            raise InstanceError("file", f"an array cannot be read ({exc})") from None
 
 
 def load_instance(source: str | IO[bytes]) -> Instance:
     """Read an instance file (numpy .npz), refusing anything malformed by name."""
-    try:
-        with np.load(source, allow_pickle=False) as data:
-            return instance_from_arrays({name: data[name] for name in data.files})
-    except InstanceError:
-        raise
-    except (OSError, ValueError, EOFError) as exc:  # not an npz, or a damaged one
-        raise InstanceError("file", f"not a readable numpy .npz file ({exc})") from None
+    return instance_from_arrays(_members(source, _REQUIRED + _OPTIONAL))
 
 
 def save_instance(instance: Instance, target: str | IO[bytes]) -> None:
@@ -260,21 +292,19 @@ def save_plan(plan: Plan, target: str | IO[bytes]) -> None:
 
 
 def load_plan(source: str | IO[bytes]) -> Plan:
+    d = _members(source, ("x", "ship", "objective", "bound", "gap", "seconds", "solver", "method"))
     try:
-        with np.load(source, allow_pickle=False) as d:
-            return Plan(
-                x=_array(d, "x", ndim=2, integer=True),
-                ship=_array(d, "ship", ndim=2, integer=True),
-                objective=float(d["objective"]),
-                bound=float(d["bound"]),
-                gap=float(d["gap"]),
-                seconds=float(d["seconds"]) if "seconds" in d else 0.0,
-                solver=str(d["solver"]) if "solver" in d else "",
-                method=str(d["method"]) if "method" in d else "",
-            )
-    except InstanceError:
-        raise
-    except (OSError, ValueError, EOFError, KeyError) as exc:
+        return Plan(
+            x=_array(d, "x", ndim=2, integer=True),
+            ship=_array(d, "ship", ndim=2, integer=True),
+            objective=float(d["objective"]),
+            bound=float(d["bound"]),
+            gap=float(d["gap"]),
+            seconds=float(d["seconds"]) if "seconds" in d else 0.0,
+            solver=str(d["solver"]) if "solver" in d else "",
+            method=str(d["method"]) if "method" in d else "",
+        )
+    except (ValueError, TypeError, KeyError) as exc:
         raise InstanceError("file", f"not a readable plan file ({exc})") from None
 
 
@@ -312,6 +342,12 @@ def check_plan(instance: Instance, plan: Plan) -> None:
         raise InstanceError("ship", f"must have shape {instance.reg.shape}, has {ship.shape}")
     if x.min(initial=0) < 0 or ship.min(initial=0) < 0:
         raise InstanceError("x", "quantities must not be negative")
+    # Coarsely in floats first, so that no integer sum below can overflow.
+    stock = (instance.hq + instance.reg.sum(axis=0)).astype(np.float64)
+    if (x.astype(np.float64).sum(axis=0) > stock + 0.5).any() or (
+        ship.astype(np.float64).sum(axis=0) > instance.hq + 0.5
+    ).any():
+        raise InstanceError("x", "sends more of a part than HQ and the warehouses hold")
     over_hq = ship.sum(axis=0) - instance.hq
     if over_hq.max(initial=0) > 0:
         k = int(over_hq.argmax())
@@ -692,6 +728,7 @@ def _exact_knapsacks(
 # --------------------------------------------------------------------------- the solvers
 
 _EXACT_INCREMENTS = 12_000  # up to this many units in play, SCIP proves the optimum in seconds
+_MIP_TRIES_INCREMENTS = 150_000  # up to this many, SCIP is also tried in the time left
 
 
 def allocate(
@@ -701,19 +738,66 @@ def allocate(
     target_gap: float = 1e-4,
     progress: Progress | None = None,
     exact: bool | None = None,
+    min_gain: float = 0.01,
 ) -> Plan:
     """The plan of least weighted expected backorders found within `time_limit`
     seconds, with a valid lower bound and its gap. Small instances (or
     `exact=True`) are solved to optimality by a MIP; large ones by the
-    Lagrangian method of this module's docstring."""
+    Lagrangian method of this module's docstring, and mid-sized ones by both
+    in the time given, the better kept.
+
+    A unit that would most likely sit unused is not sent: the plan keeps a
+    unit only where weight × P(D ≥ that unit) is at least `min_gain` (0.01:
+    at weight 1, a unit with less than a 1-in-100 chance of being used within
+    the horizon stays in the warehouse). The bound stays that of the problem
+    without this rule, so the gap reported includes what the rule costs."""
+    if not (np.isfinite(time_limit) and time_limit > 0):
+        raise ValueError(f"time_limit must be a positive number of seconds, not {time_limit}")
+    if not (np.isfinite(target_gap) and 0 <= target_gap < 1):
+        raise ValueError(f"target_gap must be from 0 to below 1, not {target_gap}")
+    if not (np.isfinite(min_gain) and 0 <= min_gain < 1):
+        raise ValueError(f"min_gain must be from 0 to below 1, not {min_gain}")
     started = time.perf_counter()
     report = progress or (lambda done, total, note: None)
     inc = _increments(instance, eps=_EPS)
     if exact is None:
         exact = inc.s.size <= _EXACT_INCREMENTS
     if exact:
-        return _exact(instance, time_limit, started, report)
-    return _lagrangian(instance, inc, time_limit, target_gap, started, report)
+        plan = _exact(instance, time_limit, started, report)
+    else:
+        plan = _lagrangian(instance, inc, time_limit, target_gap, started, report)
+        left = time_limit - (time.perf_counter() - started)
+        if plan.gap > target_gap and inc.s.size <= _MIP_TRIES_INCREMENTS and left > 2.0:
+            # Mid-sized: the integrality gap is larger than the Lagrangian
+            # rounding closes; SCIP may improve on it in the time left.
+            tried = _exact(instance, time_limit, started, report)
+            bound = max(plan.bound, tried.bound)
+            better = tried if tried.objective < plan.objective else plan
+            plan = _plan(instance, better.x, bound, started, solver=better.solver,
+                         method=better.method)  # fmt: skip
+    if min_gain > 0:
+        kept = _worth_sending(instance, inc, plan.x, min_gain)
+        if (kept != plan.x).any():
+            plan = _plan(
+                instance, kept, plan.bound, started, solver=plan.solver,
+                method=f"{plan.method}; units less likely used than {min_gain:g} kept back",
+            )  # fmt: skip
+    return plan
+
+
+def _worth_sending(
+    instance: Instance, inc: _Increments, x: np.ndarray, min_gain: float
+) -> np.ndarray:
+    """x less, per pair, the units whose value w·P(D ≥ j) is below `min_gain`
+    (a pair's last units, as values fall with j)."""
+    P, K = instance.P, instance.K
+    pair = inc.part.astype(np.int64) * P + inc.point
+    passes = instance.weight[inc.part] * inc.s >= min_gain
+    keep = np.bincount(pair[passes], minlength=P * K)
+    generated = np.bincount(pair, minlength=P * K)
+    # Past the units generated the values are below ε; keep those as planned.
+    keep = np.where(keep == generated, np.iinfo(np.int64).max, keep)
+    return np.minimum(x, keep.reshape(K, P).T)
 
 
 def _zero_plan(instance: Instance, started: float) -> Plan:

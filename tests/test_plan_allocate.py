@@ -127,7 +127,7 @@ def test_one_part_without_credit_goes_where_the_next_unit_is_likeliest_used():
             headroom=[10**9] * 3,
         )
     )
-    plan = allocate(instance)
+    plan = allocate(instance, min_gain=0)
     assert plan.x.sum() == 6
     # The brute-force answer over every split of six units.
     assert plan.objective == pytest.approx(brute_force(instance), abs=1e-12)
@@ -173,7 +173,7 @@ def test_tiny_instances_equal_brute_force(seed, P, K, R):
             headroom=rng.integers(0, 1200, P),
         )
     )
-    plan = allocate(instance)
+    plan = allocate(instance, min_gain=0)
     check_plan(instance, plan)
     assert plan.objective == pytest.approx(brute_force(instance), rel=1e-9, abs=1e-9)
     assert plan.bound <= plan.objective + 1e-9
@@ -182,7 +182,7 @@ def test_tiny_instances_equal_brute_force(seed, P, K, R):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_small_instances_equal_an_independent_mip(seed):
     instance = random_instance(14, 10, 3, seed)
-    plan = allocate(instance)
+    plan = allocate(instance, min_gain=0)
     check_plan(instance, plan)
     optimum = independent_mip(instance)
     assert plan.objective == pytest.approx(optimum, rel=1e-7)
@@ -195,8 +195,8 @@ def test_the_large_instance_method_reports_a_valid_bound_and_a_small_gap(seed):
     # The method for national instances, forced onto a small one, beside the
     # exact optimum: its bound is below the optimum, its plan above it.
     instance = random_instance(40, 30, 4, seed)
-    fast = allocate(instance, exact=False, target_gap=0.0, time_limit=10)
-    exact = allocate(instance, exact=True)
+    fast = allocate(instance, exact=False, target_gap=0.0, time_limit=10, min_gain=0)
+    exact = allocate(instance, exact=True, min_gain=0)
     check_plan(instance, fast)
     assert exact.method == "exact MIP"
     assert fast.bound <= exact.objective + 1e-7
@@ -224,6 +224,26 @@ def test_credit_that_binds_is_respected_exactly():
     assert (instance.headroom[binds] - spend[binds] < instance.cost.max()).all()
     assert capped.objective > unlimited.objective
     check_plan(instance, capped)
+
+
+def test_a_unit_unlikely_to_be_used_stays_in_the_warehouse():
+    # Far more stock than demand: without the rule every unit with any chance
+    # of use goes out; with it, only those used with at least a 1 % chance.
+    instance = instance_from_arrays(
+        dict(lam=[[0.001], [0.5]], weight=[1.0], cost=[100], hq=[0], reg=[[100]], region=[0, 0])
+        | {"headroom": [10**9, 10**9]}
+    )
+    everything = allocate(instance, min_gain=0)
+    assert everything.x[:, 0].tolist()[1] >= 5
+    kept = allocate(instance)
+    # P(D ≥ 3 | λ = 0.5) = 0.014 ≥ 0.01 > P(D ≥ 4) = 0.0018; P(D ≥ 1 | λ = 0.001) = 0.001.
+    assert kept.x[:, 0].tolist() == [0, 3]
+    assert kept.bound <= kept.objective
+    assert kept.objective - everything.objective < 0.01 + 0.002
+    with pytest.raises(ValueError, match="min_gain"):
+        allocate(instance, min_gain=float("nan"))
+    with pytest.raises(ValueError, match="time_limit"):
+        allocate(instance, time_limit=float("nan"))
 
 
 def test_existing_stock_at_a_point_counts_before_anything_is_sent():
