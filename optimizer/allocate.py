@@ -778,10 +778,12 @@ def allocate(
     if min_gain > 0:
         kept = _worth_sending(instance, inc, plan.x, min_gain)
         if (kept != plan.x).any():
+            history = plan.history
             plan = _plan(
                 instance, kept, plan.bound, started, solver=plan.solver,
                 method=f"{plan.method}; units less likely used than {min_gain:g} kept back",
             )  # fmt: skip
+            plan.history = history
     return plan
 
 
